@@ -1,0 +1,31 @@
+"""The ``joinedup`` command. Local-runtime verbs (broker, topics) live here; each installed joinedup package
+adds its own verbs through the ``joinedup.cli`` entry-point group (a ``register(app)`` function), so this
+module never imports a service."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import typer
+
+from joinedup.local.commands import broker_app, topics_app
+
+app = typer.Typer(
+    name="joinedup",
+    help="joinedup: a cross-agency referral broker for public services.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(broker_app, name="broker")
+app.add_typer(topics_app, name="topics")
+
+
+def _register_plugins() -> None:
+    for ep in sorted(entry_points(group="joinedup.cli"), key=lambda e: e.name):
+        register = ep.load()
+        register(app)
+
+
+def main() -> None:
+    _register_plugins()
+    app()
