@@ -80,7 +80,8 @@ class TopicCatalog:
         for spec in templates:
             if AGENCY_PLACEHOLDER in spec.name:
                 expanded.extend(
-                    spec.model_copy(update={"name": spec.name.replace(AGENCY_PLACEHOLDER, a)}) for a in agencies
+                    spec.model_copy(update={"name": spec.name.replace(AGENCY_PLACEHOLDER, a)})
+                    for a in agencies
                 )
             else:
                 expanded.append(spec)

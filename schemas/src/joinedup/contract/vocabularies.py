@@ -150,13 +150,13 @@ class Vocabularies(BaseModel):
     def load(cls, directory: Path | None = None) -> Vocabularies:
         base = directory or vocabularies_dir()
         return cls(
-            agencies=_load(base / "agencies.yaml", CodeList[Agency]),  # type: ignore[arg-type]
-            assessment_types=_load(base / "assessment_types.yaml", AssessmentTypes),  # type: ignore[arg-type]
-            contact_types=_load(base / "contact_types.yaml", CodeList[ContactType]),  # type: ignore[arg-type]
-            purposes=_load(base / "purposes.yaml", CodeList[Purpose]),  # type: ignore[arg-type]
-            data_categories=_load(base / "data_categories.yaml", CodeList[DataCategory]),  # type: ignore[arg-type]
-            lawful_bases=_load(base / "lawful_bases.yaml", CodeList[LawfulBasis]),  # type: ignore[arg-type]
-            need_codes=_load(base / "need_codes.yaml", CodeList[NeedCode]),  # type: ignore[arg-type]
+            agencies=_load(base / "agencies.yaml", CodeList[Agency]),
+            assessment_types=_load(base / "assessment_types.yaml", AssessmentTypes),
+            contact_types=_load(base / "contact_types.yaml", CodeList[ContactType]),
+            purposes=_load(base / "purposes.yaml", CodeList[Purpose]),
+            data_categories=_load(base / "data_categories.yaml", CodeList[DataCategory]),
+            lawful_bases=_load(base / "lawful_bases.yaml", CodeList[LawfulBasis]),
+            need_codes=_load(base / "need_codes.yaml", CodeList[NeedCode]),
         )
 
 

@@ -8,8 +8,10 @@ storage, logs, pid file), so tests can run throwaway brokers beside the one ``jo
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -118,19 +120,32 @@ class BrokerStatus:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+    """Nothing listens on the port. (A bind test would also trip over sockets in TIME_WAIT left by a
+    broker that was just killed, which the JVM's own SO_REUSEADDR bind does not mind.)"""
+    return not _accepts_connections(f"{host}:{port}", timeout_s=1.0)
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port below Linux's ephemeral range (32768+), so no outgoing connection can take it from a
+    broker between its restarts (a port from bind(0) can be handed out again as a client's local port)."""
+    for _ in range(200):
+        port = 20_000 + secrets.randbelow(12_000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise BrokerError("no free port found between 20000 and 32000 on 127.0.0.1")
+
+
+def _accepts_connections(bootstrap: str, timeout_s: float) -> bool:
+    host, _, port = bootstrap.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
@@ -138,11 +153,14 @@ def broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
+    if not _accepts_connections(bootstrap, timeout_s):
+        return False  # cheap: no client, no retries, while the JVM is still starting
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap,
+            bootstrap_timeout_ms=int(timeout_s * 1000),
+            reconnect_backoff_max_ms=200,
             request_timeout_ms=int(timeout_s * 1000),
-            api_version_auto_timeout_ms=int(timeout_s * 1000),
             client_id="joinedup-broker-probe",
         )
     except (KafkaError, OSError, ValueError):
@@ -156,18 +174,23 @@ def broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
 
 
 def _pid_alive(pid: int) -> bool:
+    """True while the process, or any of its threads, still exists.
+
+    A killed JVM's main thread turns zombie before its other threads have exited and released the
+    process's sockets, so "zombie" alone does not mean gone: only a zombie with no other threads is.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    # A zombie (exited, not yet reaped by its parent) is not alive for our purposes.
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+        threads = len(os.listdir(f"/proc/{pid}/task"))
     except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+        return False
+    return not (state == "Z" and threads <= 1)
 
 
 def _cmdline(pid: int) -> list[str]:
@@ -304,7 +327,7 @@ class LocalBroker:
             "-cp", f"{self.jars.lib}/*", KAFKA_MAIN, str(self.config_path),
         ]  # fmt: skip
         with self.console_log.open("ab") as console:
-            proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            proc = subprocess.Popen(
                 cmd, stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True, cwd=self.data_dir,
             )  # fmt: skip
@@ -314,6 +337,11 @@ class LocalBroker:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 self.pid_file.unlink(missing_ok=True)
+                if "Address already in use" in self.log_tail(200):
+                    raise PortInUse(
+                        f"port {self.port} or {self.controller_port} on 127.0.0.1 is already in use; "
+                        "choose another with --port."
+                    )
                 raise BrokerDidNotStart(
                     f"the broker exited with code {proc.returncode} during start-up. "
                     f"Last lines of its log:\n{self.log_tail()}"
@@ -363,12 +391,10 @@ class LocalBroker:
 def _wait_gone(pid: int, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        # Reap it if it is our child (it would linger as a zombie otherwise).
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
         if not _pid_alive(pid):
-            # Reap it if it is our child, so it does not linger as a zombie.
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
             return True
         time.sleep(0.1)
     return False

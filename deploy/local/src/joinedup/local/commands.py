@@ -1,0 +1,136 @@
+"""`joinedup broker ...` and `joinedup topics ...`: the local broker and the topic catalog."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from joinedup.contract.kafka import admin_client, apply_topics
+from joinedup.contract.settings import KafkaSettings
+from joinedup.contract.topics import catalog
+from joinedup.local.broker import DEFAULT_PORT, DEFAULT_START_TIMEOUT_S, BrokerError, JarCache, LocalBroker
+from joinedup.local.layout import broker_data_dir, jar_cache_dir, kafka_deploy_dir
+
+console = Console(stderr=True)
+out = Console()
+
+broker_app = typer.Typer(
+    help="Run a local Apache Kafka broker (KRaft) from Maven Central jars.", no_args_is_help=True
+)
+topics_app = typer.Typer(help="Create or check the topics the catalog declares.", no_args_is_help=True)
+
+PortOption = Annotated[int, typer.Option("--port", help="Broker port on 127.0.0.1 (controller: port + 1).")]
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="Broker data folder (default: .joinedup/broker).")
+]
+
+
+def jar_cache() -> JarCache:
+    return JarCache(jar_cache_dir(), kafka_deploy_dir() / "pom.xml")
+
+
+def local_broker(port: int = DEFAULT_PORT, data_dir: Path | None = None) -> LocalBroker:
+    return LocalBroker(data_dir or broker_data_dir(), jar_cache(), port=port)
+
+
+def _fail(exc: BrokerError) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    return typer.Exit(code=1)
+
+
+@broker_app.command("fetch")
+def broker_fetch() -> None:
+    """Download the Kafka jars into the cache (nothing to do when they are cached)."""
+    cache = jar_cache()
+    started = time.monotonic()
+    try:
+        downloaded = cache.ensure(log=lambda m: console.print(m))
+    except BrokerError as exc:
+        raise _fail(exc) from exc
+    verb = "fetched" if downloaded else "cached"
+    console.print(f"Kafka jars {verb} in {cache.lib} ({time.monotonic() - started:.1f} s)")
+
+
+@broker_app.command("start")
+def broker_start(
+    port: PortOption = DEFAULT_PORT,
+    data_dir: DataDirOption = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the broker to answer.")] = (
+        DEFAULT_START_TIMEOUT_S
+    ),
+) -> None:
+    """Start the broker (format storage on first use) and wait until it answers."""
+    broker = local_broker(port, data_dir)
+    started = time.monotonic()
+    try:
+        pid = broker.start(timeout_s=timeout, log=lambda m: console.print(m))
+    except BrokerError as exc:
+        raise _fail(exc) from exc
+    console.print(
+        f"[green]broker up[/] at {broker.bootstrap} (pid {pid}) in {time.monotonic() - started:.1f} s; "
+        f"data and logs in {broker.data_dir}"
+    )
+
+
+@broker_app.command("stop")
+def broker_stop(port: PortOption = DEFAULT_PORT, data_dir: DataDirOption = None) -> None:
+    """Stop the broker this folder's pid file names (and nothing else)."""
+    broker = local_broker(port, data_dir)
+    if broker.stop():
+        console.print(f"broker at {broker.bootstrap} stopped")
+    else:
+        console.print("no broker was running")
+
+
+@broker_app.command("status")
+def broker_status(port: PortOption = DEFAULT_PORT, data_dir: DataDirOption = None) -> None:
+    """Say whether the broker is up and where. Exit 0 when it answers, 3 when it does not."""
+    status = local_broker(port, data_dir).status()
+    out.print(f"broker {status.describe()}", highlight=False)
+    if not status.answering:
+        raise typer.Exit(code=3)
+
+
+@topics_app.command("apply")
+def topics_apply(
+    bootstrap: Annotated[
+        str | None, typer.Option(help="host:port (default: KAFKA_BOOTSTRAP_SERVERS)")
+    ] = None,
+    replication_factor: Annotated[int, typer.Option(help="Replication factor for new topics.")] = 1,
+) -> None:
+    """Create the catalog's missing topics and check the rest; exit 1 when a topic drifted."""
+    servers = bootstrap or KafkaSettings().bootstrap_servers
+    admin = admin_client(servers)
+    try:
+        report = apply_topics(admin, catalog().topics, replication_factor=replication_factor)
+    finally:
+        admin.close()
+    table = Table(title=f"topics on {servers}")
+    table.add_column("topic")
+    table.add_column("state")
+    for name in report.created:
+        table.add_row(name, "[green]created[/]")
+    for name in report.unchanged:
+        table.add_row(name, "ok")
+    for name, problems in report.drift.items():
+        table.add_row(name, "[red]drift: " + "; ".join(problems) + "[/]")
+    out.print(table)
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """Print the catalog: every topic, its partitions, retention and records."""
+    table = Table(title="topic catalog (schemas/topics.yaml)")
+    for column in ("topic", "partitions", "retention", "owner", "values"):
+        table.add_column(column)
+    for spec in catalog().topics:
+        values = ", ".join(v.rsplit(".", 1)[-1] for v in spec.values)
+        table.add_row(spec.name, str(spec.partitions), spec.retention, spec.owner, values)
+    out.print(table)
