@@ -8,7 +8,7 @@ from importlib.metadata import entry_points
 
 import typer
 
-from joinedup.local.commands import broker_app, topics_app
+from joinedup.local.commands import broker_app, demo, topics_app
 
 app = typer.Typer(
     name="joinedup",
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
+app.command("demo")(demo)
 
 
 def _register_plugins() -> None:

@@ -134,3 +134,18 @@ def topics_list() -> None:
         values = ", ".join(v.rsplit(".", 1)[-1] for v in spec.values)
         table.add_row(spec.name, str(spec.partitions), spec.retention, spec.owner, values)
     out.print(table)
+
+
+def demo(
+    once: Annotated[
+        bool, typer.Option("--once", help="Run, check, and exit (0 only if all went as expected).")
+    ] = (False),
+) -> None:
+    """Run the system locally and show what it does."""
+    from joinedup.local.demo import DemoFailed, run_demo
+
+    try:
+        run_demo(once)
+    except DemoFailed as exc:
+        console.print(f"[bold red]demo failed:[/] {exc}", highlight=False)
+        raise typer.Exit(code=1) from exc
