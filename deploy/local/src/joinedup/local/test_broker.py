@@ -27,7 +27,7 @@ class SessionBroker:
 def _testcontainers_broker() -> contextlib.AbstractContextManager[str] | None:
     try:
         from docker.errors import DockerException
-        from testcontainers.kafka import KafkaContainer
+        from testcontainers.community.kafka import KafkaContainer
     except ImportError:
         return None
     try:
