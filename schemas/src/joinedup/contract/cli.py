@@ -1,4 +1,5 @@
-"""The contract's verbs on the ``joinedup`` command: ``joinedup schemas check | list | show | freeze``."""
+"""The contract's verbs on the ``joinedup`` command: ``joinedup schemas check | list | show | freeze`` and
+``joinedup publish`` (the agency publisher, :mod:`joinedup.contract.publish_cli`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rich.table import Table
 from joinedup.contract import evolution
 from joinedup.contract.errors import ContractError
 from joinedup.contract.paths import schemas_root
+from joinedup.contract.publish_cli import publish_command
 from joinedup.contract.schemas import ContractRegistry, SchemaTree
 from joinedup.contract.topics import catalog
 
@@ -26,8 +28,9 @@ RootOption = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    """Entry point of the ``joinedup.cli`` group: adds ``joinedup schemas ...``."""
+    """Entry point of the ``joinedup.cli`` group: adds ``joinedup schemas ...`` and ``joinedup publish``."""
     app.add_typer(schemas_app, name="schemas")
+    app.command("publish")(publish_command)
 
 
 @schemas_app.command("check")

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from joinedup.contract.models.base import AvroRecord
 from joinedup.contract.models.common import Envelope, RecordRef
+from joinedup.contract.models.event import Event
 from joinedup.contract.schemas import ContractRegistry, registry
 
 EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:joinedup:event")
@@ -71,3 +72,23 @@ def envelope_for(
         subject=subject,
         schema_fingerprint=found.current.fingerprint_hex,
     )
+
+
+def cloudevents_headers(record: Event) -> list[tuple[str, bytes]]:
+    """Kafka headers for ``record`` in the CloudEvents Kafka binding (binary mode), so tools can route and
+    filter without decoding: ``ce_id`` = event_id, ``ce_type`` = the record's full name, ``ce_source`` = the
+    source agency, ``ce_subject`` = the subject record (``<agency>/<local_person_id>``, a record reference, no
+    personal data), ``ce_time`` = occurred_at. The body stays the only source of truth."""
+    envelope = record.envelope
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", str(envelope.event_id).encode()),
+        ("ce_type", record.avro_name.encode()),
+        ("ce_source", envelope.source_agency.encode()),
+    ]
+    if envelope.subject is not None:
+        subject = f"{envelope.subject.agency}/{envelope.subject.local_person_id}"
+        headers.append(("ce_subject", subject.encode()))
+    headers.append(("ce_time", envelope.occurred_at.astimezone(UTC).isoformat().encode()))
+    headers.append(("content-type", b"application/avro"))
+    return headers

@@ -2,19 +2,33 @@
 
 ``example(Model)`` fills every field (optional ones too) from the record's schema, with vocabulary codes that
 exist and values that pass the identifier checks. ``referral_submission()`` is a realistic ~1.1 KB
-submission, the one docs/contract.md walks through byte by byte. All people here are invented.
+submission, the one docs/contract.md walks through byte by byte. ``hostile_inputs()`` is a corpus of bytes a
+decoder must reject, each with the error it must raise. All people here are invented.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from joinedup.contract.envelope import event_id_for
+from joinedup.contract.errors import (
+    DecodeError,
+    LimitExceeded,
+    Malformed,
+    SchemaMismatch,
+    TrailingBytes,
+    Truncated,
+    UnknownFingerprint,
+    WrongMagic,
+)
 from joinedup.contract.models.base import AvroRecord
-from joinedup.contract.models.common import Envelope, OtherIdentifier, PersonRecord, RecordRef
-from joinedup.contract.models.intake import ReferralSubmission
+from joinedup.contract.models.common import ConsentScope, Envelope, OtherIdentifier, PersonRecord, RecordRef
+from joinedup.contract.models.intake import ContactRecord, ReferralSubmission
+from joinedup.contract.models.referral import ReferralAccepted, ReferralClosed
 from joinedup.contract.schemas import ContractRegistry, registry
+from joinedup.contract.serde import HEADER_SIZE, MAGIC, Codec, default_codec
 from joinedup.contract.vocabularies import Vocabularies, vocabularies
 
 R = TypeVar("R", bound=AvroRecord)
@@ -200,3 +214,77 @@ class _Filler:
         if isinstance(allowed, list) and allowed:
             return str(allowed[0])
         return _STRINGS.get(field, f"{field.replace('_', '-')}-1")
+
+
+# ---------------------------------------------------------------------------------------------- hostile bytes
+
+
+@dataclass(frozen=True)
+class HostileInput:
+    """Bytes a decoder must reject, and the :class:`DecodeError` subclass it must reject them with."""
+
+    name: str
+    payload: bytes
+    error: type[DecodeError]
+
+
+def zigzag(value: int) -> bytes:
+    """Avro's zig-zag varint encoding of an int or long."""
+    encoded = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while encoded > 0x7F:
+        out.append((encoded & 0x7F) | 0x80)
+        encoded >>= 7
+    out.append(encoded)
+    return bytes(out)
+
+
+def hostile_inputs(codec: Codec | None = None) -> list[HostileInput]:
+    """One of each kind of hostile input (the three fastavro accepts or hangs on, truncations, wrong magic,
+    unknown fingerprint, oversized, malformed, forged), each under 100 KB so it fits in a Kafka message."""
+    found = codec or default_codec()
+    contract = found.contract
+    valid = found.encode(referral_submission(contract))
+
+    def header(model: type[AvroRecord]) -> bytes:
+        return MAGIC + contract.for_model(model).current.fingerprint
+
+    oversized = referral_submission(contract).model_copy(
+        update={"summary": "x" * (found.limits.max_string_bytes + 1)}
+    )
+    forged_fingerprint = valid[:2] + bytes(b ^ 0xFF for b in valid[2:HEADER_SIZE]) + valid[HEADER_SIZE:]
+    return [
+        HostileInput(
+            "array claiming 2^40 items", header(ConsentScope) + zigzag(2**40) + b"\x00", LimitExceeded
+        ),
+        HostileInput("trailing bytes", valid + b"junk", TrailingBytes),
+        HostileInput("a valid message twice", valid + valid, TrailingBytes),
+        HostileInput("cut in the body", valid[: len(valid) // 2], Truncated),
+        HostileInput("cut in the header", valid[:6], Truncated),
+        HostileInput("empty value", b"", Truncated),
+        HostileInput(
+            "another record's body",
+            header(ReferralSubmission) + found.encode(example(ContactRecord, contract))[HEADER_SIZE:],
+            Malformed,
+        ),
+        HostileInput(
+            "a same-shaped record's body",
+            header(ReferralAccepted) + found.encode(example(ReferralClosed, contract))[HEADER_SIZE:],
+            SchemaMismatch,
+        ),
+        HostileInput("Confluent wire format", b"\x00\x00\x00\x00\x01" + b"\x02" * 20, WrongMagic),
+        HostileInput("JSON", b'{"type": "ReferralSubmission"}', WrongMagic),
+        HostileInput("unknown fingerprint", forged_fingerprint, UnknownFingerprint),
+        HostileInput("string over the limit", found.encode(oversized), LimitExceeded),
+        HostileInput("invalid UTF-8", valid.replace(b"Example", b"Ex\xffmple", 1), Malformed),
+        HostileInput(
+            "negative string length",
+            header(ConsentScope) + zigzag(1) + zigzag(-1) + b"\x00\x00\x00",
+            Malformed,
+        ),
+        HostileInput(
+            "forged event type",
+            valid.replace(b"ReferralSubmission", b"ReferralSubmissioN", 1),
+            SchemaMismatch,
+        ),
+    ]
