@@ -9,6 +9,7 @@ from importlib.metadata import entry_points
 import typer
 
 from joinedup.local.commands import broker_app, demo, topics_app
+from joinedup.local.deploy_commands import deploy_app
 
 app = typer.Typer(
     name="joinedup",
@@ -19,6 +20,7 @@ app = typer.Typer(
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
 app.command("demo")(demo)
+app.add_typer(deploy_app, name="deploy")
 
 
 def _register_plugins() -> None:
