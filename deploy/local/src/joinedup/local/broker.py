@@ -292,7 +292,7 @@ class LocalBroker:
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         proc = subprocess.run(
-            [java, "-cp", f"{self.jars.lib}/*", STORAGE_TOOL, "format", "-t", cluster_id,
+            [java, "-cp", f"{self.jars.lib}/*", STORAGE_TOOL, "format", f"--cluster-id={cluster_id}",
              "-c", str(self.config_path)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
