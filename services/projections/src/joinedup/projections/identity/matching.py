@@ -1,0 +1,301 @@
+"""Pairwise matching: strong-identifier rules first, then a Fellegi-Sunter score over names, date of birth,
+sex, address, phone and email.
+
+``Matcher.compare(a, b)`` is symmetric and pure: the same two records always give the same comparison,
+whatever else has been seen and in whatever order, which is what makes the partition order independent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
+
+from joinedup.projections.identity.events import (
+    REVIEW_DATE_OF_BIRTH_DIFFERS,
+    REVIEW_GIVEN_NAMES_DIFFER,
+    REVIEW_GREY_BAND,
+    REVIEW_STRONG_IDENTIFIER_CONTRADICTED,
+)
+from joinedup.projections.identity.match_model import FIELD_LEVELS, MatchModel
+from joinedup.projections.identity.normalise import Features
+from joinedup.projections.identity.rules import (
+    levels_contradict_identity,
+    strong_identifier_rule,
+    strong_identifiers_conflict,
+)
+
+LINK = "link"
+REVIEW = "review"
+NO_MATCH = "none"
+CANNOT_LINK = "cannot-link"
+NAMES_SWAPPED = "names:swapped-order"
+
+# Given-name levels too weak to link two records whose sex fields disagree (John / Joan).
+_GIVEN_NAME_DOUBTFUL = frozenset({"typo", "phonetic", "similar", "middle-name", "initial"})
+# Given-name levels that need an agreeing date of birth beside them (Carl / Karl in one household).
+_GIVEN_NAME_WEAK = frozenset({"phonetic", "similar", "middle-name", "initial"})
+_DATE_OF_BIRTH_INDIVIDUAL = frozenset({"exact", "transposed", "one-part"})
+_SIMILAR_JW = 0.85
+# Two dates of birth this close, or two digit slips apart (1962-04-30 / 1972-04-28), are "near".
+_NEAR_DAYS = 31
+_ONE_PART_DAYS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """The outcome for one pair: a verdict, the rule or score behind it, and the evidence by field."""
+
+    verdict: str
+    rule: str | None
+    score: float
+    levels: tuple[tuple[str, str], ...]
+    agreed_fields: tuple[str, ...]
+    disagreed_fields: tuple[str, ...]
+    review_reason: str | None = None
+    conflict: str | None = None
+
+
+_CANNOT = Comparison(CANNOT_LINK, None, 0.0, (), (), ())
+
+
+def _typo(a: str, b: str, jaro_winkler: float) -> bool:
+    """One slip apart (in a name of four letters or more), or two slips in names of one length that are
+    very similar. Not GERALD / GERALDINE or HARRIS / HARRISON, whose shared beginning Jaro-Winkler rewards."""
+    distance = DamerauLevenshtein.distance(a, b)
+    if distance <= 1 and min(len(a), len(b)) >= 4:
+        return True
+    return distance == 2 and len(a) == len(b) and bool(JaroWinkler.similarity(a, b) >= jaro_winkler)
+
+
+def given_name_level(a: Features, b: Features, jaro_winkler: float) -> str | None:
+    if not a.given or not b.given:
+        return None
+    ga, gb = a.given[0], b.given[0]
+    if ga == gb:
+        return "exact"
+    if not a.given_canonical.isdisjoint(b.given_canonical):
+        return "nickname"
+    if len(ga) == 1 or len(gb) == 1:
+        return "initial" if ga[0] == gb[0] else "disagree"
+    if _typo(ga, gb, jaro_winkler):
+        return "typo"
+    if a.given_phonetic == b.given_phonetic:
+        return "phonetic"
+    if DamerauLevenshtein.distance(ga, gb) <= 1 or JaroWinkler.similarity(ga, gb) >= _SIMILAR_JW:
+        return "similar"
+    if not set(a.given).isdisjoint(b.given):
+        return "middle-name"
+    return "disagree"
+
+
+def family_name_level(a: Features, b: Features, jaro_winkler: float) -> str | None:
+    if a.family is None or b.family is None:
+        return None
+    if a.family == b.family:
+        return "exact"
+    if not set(a.family_tokens).isdisjoint(b.family_tokens):
+        return "partial"
+    if _typo(a.family, b.family, jaro_winkler):
+        return "typo"
+    if a.family_phonetic == b.family_phonetic:
+        return "phonetic"
+    return "disagree"
+
+
+def date_of_birth_level(fa: Features, fb: Features) -> str | None:
+    a, b = fa.dob, fb.dob
+    if a is None or b is None or fa.dob_digits is None or fb.dob_digits is None:
+        return None
+    if a == b:
+        return "exact"
+    if a.year == b.year and a.day == b.month and a.month == b.day:
+        return "transposed"
+    differing = (a.year != b.year) + (a.month != b.month) + (a.day != b.day)
+    slips = DamerauLevenshtein.distance(fa.dob_digits, fb.dob_digits)
+    days = abs((a - b).days)
+    # One part wrong by one keystroke or a few days: 1980-03-14 / 1980-03-17, 1962 / 1972; not 1962 / 1990.
+    if differing == 1 and (slips <= 1 or days <= _ONE_PART_DAYS):
+        return "one-part"
+    if days <= _NEAR_DAYS or slips <= 2:
+        return "near"
+    if a.year == b.year:
+        return "year-only"
+    return "disagree"
+
+
+def address_level(a: Features, b: Features, line_similarity: float) -> str | None:
+    comparable_postcodes = a.postcode is not None and b.postcode is not None
+    if not comparable_postcodes and (a.address_line is None or b.address_line is None):
+        return None
+    same_postcode = comparable_postcodes and a.postcode == b.postcode
+    same_line = (
+        a.address_line is not None
+        and b.address_line is not None
+        and a.house_number == b.house_number
+        and fuzz.token_sort_ratio(a.address_line, b.address_line) >= line_similarity
+    )
+    if same_postcode and same_line:
+        return "same-address"
+    if same_postcode:
+        return "same-postcode"
+    if same_line:
+        return "same-street"
+    if a.postcode_sector is not None and a.postcode_sector == b.postcode_sector:
+        return "same-sector"
+    return "disagree"
+
+
+def _exact_level(a: str | None, b: str | None) -> str | None:
+    if a is None or b is None:
+        return None
+    return "agree" if a == b else "disagree"
+
+
+def _near_level(a: str | None, b: str | None) -> str | None:
+    """For strong identifiers that are not both valid: one edit apart (a mistyping) or not."""
+    if a is None or b is None:
+        return None
+    return "near" if DamerauLevenshtein.distance(a, b) <= 1 else "disagree"
+
+
+class Matcher:
+    """Compares two records under one matching model."""
+
+    def __init__(self, model: MatchModel) -> None:
+        self.model = model
+        self._weights = model.weights()
+        self._exact_names = model.exact_name_weights()
+        self._link = model.thresholds.link
+        self._review = model.thresholds.review
+        self._jw = model.strings.jaro_winkler_typo
+        self._line = model.strings.address_line_similarity
+
+    def _name_levels(self, a: Features, b: Features) -> tuple[str | None, str | None, bool, Features]:
+        """Given and family name levels, whether they only agree with one record's names swapped, and the
+        (possibly swapped) features of ``b`` whose names were compared."""
+        given = given_name_level(a, b, self._jw)
+        family = family_name_level(a, b, self._jw)
+        if given != "disagree" and family != "disagree":
+            return given, family, False, b
+        best_weight = self._weight("given_name", given) + self._weight("family_name", family)
+        best = (given, family, False, b)
+        for left, right in ((a.swapped, b), (a, b.swapped)):
+            if left is None or right is None:
+                continue
+            s_given = given_name_level(left, right, self._jw)
+            s_family = family_name_level(left, right, self._jw)
+            if s_given in (None, "disagree") or s_family in (None, "disagree"):
+                continue
+            weight = (
+                self._weight("given_name", s_given)
+                + self._weight("family_name", s_family)
+                + self.model.name_swap_weight
+            )
+            if weight > best_weight:
+                best_weight, best = weight, (s_given, s_family, True, right)
+        return best
+
+    def _name_weight(self, field: str, level: str, names: Features) -> float:
+        """An exact agreement on a common name counts for less (term frequency)."""
+        if level == "exact":
+            value = names.given[0] if field == "given_name" and names.given else names.family
+            common = self._exact_names.get(field, {})
+            if value in common:
+                return common[value]
+        return self._weights[field][level]
+
+    def _weight(self, field: str, level: str | None) -> float:
+        return 0.0 if level is None else self._weights[field][level]
+
+    def compare(self, a: Features, b: Features) -> Comparison:
+        if a.key > b.key:
+            a, b = b, a
+        conflict = strong_identifiers_conflict(a, b)
+        if conflict is not None:
+            conflicting = (f"{conflict}:different-valid",)
+            return Comparison(CANNOT_LINK, None, 0.0, (), (), conflicting, None, conflict)
+        rule = strong_identifier_rule(a, b)
+        given, family, swapped, names = self._name_levels(a, b)
+        dob = date_of_birth_level(a, b)
+        sex = _exact_level(a.sex, b.sex)
+        found: dict[str, str | None] = {
+            "given_name": given,
+            "family_name": family,
+            "date_of_birth": dob,
+            "sex": sex,
+            "address": address_level(a, b, self._line),
+            "phone": _exact_level(a.phone, b.phone),
+            "email": _exact_level(a.email, b.email),
+            "nhs_number": None if a.nhs is not None and a.nhs == b.nhs else _near_level(a.nhs_any, b.nhs_any),
+            "ni_number": None if a.ni is not None and a.ni == b.ni else _near_level(a.ni_any, b.ni_any),
+        }
+        levels: list[tuple[str, str]] = []
+        agreed: list[str] = []
+        disagreed: list[str] = []
+        score = self.model.name_swap_weight if swapped else 0.0
+        for field in FIELD_LEVELS:
+            level = found[field]
+            if level is None:
+                continue
+            if field in ("given_name", "family_name"):
+                weight = self._name_weight(field, level, names)
+            else:
+                weight = self._weights[field][level]
+            score += weight
+            levels.append((field, level))
+            (agreed if weight > 0 else disagreed).append(f"{field}:{level}")
+        if rule is not None:
+            agreed.insert(0, f"{'nhs_number' if rule == 'nhs-number' else 'ni_number'}:exact")
+        if swapped:
+            agreed.append(NAMES_SWAPPED)
+        score = round(score, 4)
+        verdict, linked_by, reason = self._verdict(rule, score, given, family, dob, sex)
+        return Comparison(
+            verdict,
+            linked_by,
+            score,
+            tuple(levels),
+            tuple(agreed),
+            tuple(disagreed),
+            reason,
+        )
+
+    def _verdict(
+        self,
+        rule: str | None,
+        score: float,
+        given: str | None,
+        family: str | None,
+        dob: str | None,
+        sex: str | None,
+    ) -> tuple[str, str | None, str | None]:
+        """(verdict, rule that linked, review reason)."""
+        if rule is not None and not levels_contradict_identity(given, family, dob):
+            return LINK, rule, None
+        if rule is None and (
+            (given, dob, sex).count("disagree") >= 2
+            or (given == "disagree" and dob not in _DATE_OF_BIRTH_INDIVIDUAL)
+        ):
+            # Another member of the household (a different first name, and no birthday in common): nothing
+            # a reviewer needs to see, however much of the address and phone agree.
+            return NO_MATCH, None, None
+        # Twins share a surname, a birthday and an address; households share a surname, an address and a
+        # phone. So different given names (or doubtful ones with different sexes, or weak ones without a
+        # matching date of birth) or different dates of birth are never linked on the score alone, however
+        # much else agrees: that evidence describes the household, not the person.
+        names_differ = (
+            given == "disagree"
+            or (sex == "disagree" and given in _GIVEN_NAME_DOUBTFUL)
+            or (given in _GIVEN_NAME_WEAK and dob not in _DATE_OF_BIRTH_INDIVIDUAL)
+        )
+        if score >= self._link and not names_differ and dob != "disagree":
+            return LINK, None, None
+        if rule is not None:
+            return REVIEW, None, REVIEW_STRONG_IDENTIFIER_CONTRADICTED
+        if score >= self._link:
+            return REVIEW, None, REVIEW_GIVEN_NAMES_DIFFER if names_differ else REVIEW_DATE_OF_BIRTH_DIFFERS
+        if score >= self._review:
+            return REVIEW, None, REVIEW_GREY_BAND
+        return NO_MATCH, None, None
