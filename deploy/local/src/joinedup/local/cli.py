@@ -8,7 +8,7 @@ from importlib.metadata import entry_points
 
 import typer
 
-from joinedup.local.commands import broker_app, demo, topics_app
+from joinedup.local.commands import broker_app, demo, down, topics_app, up
 from joinedup.local.deploy_commands import deploy_app
 
 app = typer.Typer(
@@ -20,6 +20,8 @@ app = typer.Typer(
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
 app.command("demo")(demo)
+app.command("up")(up)
+app.command("down")(down)
 app.add_typer(deploy_app, name="deploy")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 from typing import Annotated
@@ -149,3 +150,76 @@ def demo(
     except DemoFailed as exc:
         console.print(f"[bold red]demo failed:[/] {exc}", highlight=False)
         raise typer.Exit(code=1) from exc
+
+
+def _registered_run_verbs(ctx: typer.Context) -> list[str]:
+    """The `joinedup run <verb>` commands the installed packages registered."""
+    root_commands = getattr(ctx.find_root().command, "commands", {})
+    return sorted(getattr(root_commands.get("run"), "commands", {}))
+
+
+def service_env(bootstrap: str) -> dict[str, str]:
+    """What every locally supervised service gets: the broker and a data folder under .joinedup/."""
+    from joinedup.local.layout import state_dir
+
+    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    for process in ("referral", "consent", "projections", "api"):
+        env[f"JOINEDUP_{process.upper()}_DATA_DIR"] = str(state_dir() / "data")
+    return env
+
+
+def up(
+    ctx: typer.Context,
+    detach: Annotated[
+        bool, typer.Option("--detach", help="Start everything and return (stop with `down`).")
+    ] = False,
+) -> None:
+    """Run every service locally: broker (unless KAFKA_BOOTSTRAP_SERVERS is set), topics, services."""
+    import os
+
+    from joinedup.local import supervisor
+
+    verbs = supervisor.available_verbs(_registered_run_verbs(ctx))
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        broker = local_broker()
+        was_running = broker.pid() is not None
+        try:
+            broker.start(log=lambda m: console.print(m))
+        except BrokerError as exc:
+            raise _fail(exc) from exc
+        if not was_running:
+            supervisor.mark_broker_started()
+        bootstrap = broker.bootstrap
+    topics_apply(bootstrap=bootstrap)
+    processes = supervisor.start_services(verbs, service_env(bootstrap), log=lambda m: console.print(m))
+    console.print(f"logs: {supervisor.logs_dir()}")
+    if detach:
+        console.print("running in the background; `joinedup down` stops everything")
+        return
+    console.print("[bold]running[/] — Ctrl-C stops every service (and the broker, if `up` started it)")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill <pid>` stops as cleanly as Ctrl-C
+    try:
+        while True:
+            time.sleep(1.0)
+            for dead in supervisor.dead_services(processes):
+                console.print(
+                    f"[red]{dead.verb} exited[/]; last lines of {dead.log}:\n{supervisor.log_tail(dead.log)}"
+                )
+                processes.remove(dead)
+    except KeyboardInterrupt:
+        console.print("stopping ...")
+    finally:
+        down()
+
+
+def down() -> None:
+    """Stop what `up` started: every service, and the broker if `up` started it."""
+    from joinedup.local import supervisor
+
+    stopped = supervisor.stop_services(supervisor.all_verbs(), log=lambda m: console.print(m))
+    if supervisor.broker_started_by_up():
+        if local_broker().stop():
+            console.print("broker stopped")
+        supervisor.clear_broker_mark()
+    console.print(f"{stopped} service(s) stopped")
