@@ -1,0 +1,1 @@
+"""The unified person view: one de-duplicated view per person across agencies."""
