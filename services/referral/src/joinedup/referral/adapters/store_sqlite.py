@@ -65,16 +65,21 @@ class StoreVersionError(RuntimeError):
 
 
 class SqliteReferralStore:
-    """Implements ``ReferralStore`` over one SQLite file (one per worker; partitions are not shared)."""
+    """Implements ``ReferralStore`` over one SQLite file (one per worker, or one per stream-runtime shard)."""
 
-    def __init__(self, path: Path | str, *, durable: bool = False) -> None:
-        self._db = sqlite3.connect(path, isolation_level=None)  # transactions are explicit
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+    def __init__(self, path: Path | str | sqlite3.Connection, *, durable: bool = False) -> None:
+        """Open ``path`` (a file this store owns), or share an open connection (a stream-runtime shard's: its
+        batch transaction then also holds these tables, and the runtime commits)."""
+        if isinstance(path, sqlite3.Connection):
+            self._db = path
+        else:
+            self._db = sqlite3.connect(path, isolation_level=None)  # transactions are explicit
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version not in (0, SCHEMA_VERSION):
             raise StoreVersionError(f"store schema version {version}, expected {SCHEMA_VERSION}")
-        self._db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
     def __enter__(self) -> Self:
         return self

@@ -1,0 +1,217 @@
+"""The stream runtime without a broker: one shard's batch transaction (state, offsets, outbox), dead letters,
+and the outbox's sequence numbers."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from joinedup.contract.envelope import envelope_for, event_id_for, from_kafka_timestamp
+from joinedup.contract.examples import example
+from joinedup.contract.models.deadletter import DeadLetter
+from joinedup.contract.models.intake import ContactRecord
+from joinedup.contract.models.receipts import SubmissionAccepted
+from joinedup.contract.outbox import Publication, ShardStore, shard_path
+from joinedup.contract.serde import Codec
+from joinedup.contract.streams import (
+    Input,
+    Output,
+    RawRecord,
+    ShardProcessor,
+    cloud_event_headers,
+    consumer_group,
+    relay_group,
+    transactional_id,
+)
+from joinedup.contract.topics import DEAD_LETTER
+
+INTAKE = "joinedup.intake.police"
+RECEIPTS = "joinedup.receipts.police"
+PREFIX = "t1."
+NAMES = {INTAKE: PREFIX + INTAKE, RECEIPTS: PREFIX + RECEIPTS, DEAD_LETTER: PREFIX + DEAD_LETTER}
+T0 = 1_772_441_000_000
+
+
+class CountingHandler:
+    """Counts inputs in a table of the shard's connection and answers each with a receipt; raises on
+    contact ``C-BOOM``."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        db.execute("CREATE TABLE IF NOT EXISTS seen (contact_ref TEXT PRIMARY KEY)")
+
+    def handle(self, inputs: Sequence[Input]) -> list[Output]:
+        outputs = []
+        for item in inputs:
+            assert isinstance(item.record, ContactRecord)
+            if item.record.contact_ref == "C-BOOM":
+                raise ValueError("boom")
+            self.db.execute("INSERT INTO seen VALUES (?)", (item.record.contact_ref,))
+            moment = from_kafka_timestamp(item.timestamp_ms)
+            receipt = SubmissionAccepted(
+                envelope=envelope_for(
+                    SubmissionAccepted,
+                    event_id=event_id_for(item.topic, item.partition, item.offset),
+                    occurred_at=moment,
+                    recorded_at=moment,
+                    source_agency="police",
+                    correlation_id=item.record.contact_ref,
+                ),
+                submission_type="ContactRecord",
+                submission_ref=item.record.contact_ref,
+                event_ids=(),
+            )
+            outputs.append(Output(RECEIPTS, item.record.contact_ref, receipt))
+        return outputs
+
+    def seen(self) -> list[str]:
+        return [str(r[0]) for r in self.db.execute("SELECT contact_ref FROM seen ORDER BY contact_ref")]
+
+
+def contact(codec: Codec, ref: str) -> bytes:
+    return codec.encode(example(ContactRecord).model_copy(update={"contact_ref": ref}))
+
+
+def raw(offset: int, value: bytes) -> RawRecord:
+    return RawRecord(PREFIX + INTAKE, 0, offset, T0 + offset, b"police/key", value)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ShardStore:
+    return ShardStore(shard_path(tmp_path, "test", 0))
+
+
+@pytest.fixture
+def handler(store: ShardStore) -> CountingHandler:
+    return CountingHandler(store.connection)
+
+
+@pytest.fixture
+def processor(store: ShardStore, handler: CountingHandler, codec: Codec) -> ShardProcessor:
+    return ShardProcessor(
+        store,
+        handler,
+        topic_names=NAMES,
+        group="joinedup.test.intake",
+        source="urn:joinedup:test",
+        codec=codec,
+    )
+
+
+def test_names_follow_the_conventions() -> None:
+    assert consumer_group("referral", "intake") == "joinedup.referral.intake"
+    assert relay_group("referral") == "joinedup.referral.relay"
+    assert transactional_id("referral", 2) == "joinedup.referral.shard-2"
+
+
+def test_a_batch_commits_state_offsets_and_outputs_together(
+    processor: ShardProcessor, store: ShardStore, handler: CountingHandler, codec: Codec
+) -> None:
+    result = processor.process([raw(0, contact(codec, "C-1")), raw(1, contact(codec, "C-2"))])
+    assert (result.published, result.dead_letters) == (2, 0)
+    assert handler.seen() == ["C-1", "C-2"]
+    assert store.next_offsets() == {(PREFIX + INTAKE, 0): 2}
+    rows = store.unsent(1, 10)
+    assert [r.seq for r in rows] == [1, 2]
+    assert {r.publication.topic for r in rows} == {PREFIX + RECEIPTS}
+    first = codec.decode(rows[0].publication.value)
+    assert isinstance(first, SubmissionAccepted)
+    assert first.envelope.event_id == event_id_for(INTAKE, 0, 0)  # the catalog name, not the test prefix
+    headers = dict(rows[0].publication.headers)
+    assert headers["ce_id"] == str(first.envelope.event_id).encode()
+    assert headers["content-type"] == b"application/avro"
+
+
+def test_records_below_the_committed_offset_are_skipped_not_handled_twice(
+    processor: ShardProcessor, handler: CountingHandler, store: ShardStore, codec: Codec
+) -> None:
+    processor.process([raw(0, contact(codec, "C-1"))])
+    again = processor.process([raw(0, contact(codec, "C-1")), raw(1, contact(codec, "C-2"))])
+    assert again.stale
+    assert handler.seen() == ["C-1", "C-2"]
+    assert store.pending() == 2
+
+
+def test_undecodable_bytes_become_a_dead_letter_and_the_offset_moves_on(
+    processor: ShardProcessor, store: ShardStore, codec: Codec
+) -> None:
+    result = processor.process([raw(0, b"not avro"), raw(1, contact(codec, "C-1"))])
+    assert (result.published, result.dead_letters) == (2, 1)
+    assert store.next_offsets() == {(PREFIX + INTAKE, 0): 2}
+    letters = [r for r in store.unsent(1, 10) if r.publication.topic == PREFIX + DEAD_LETTER]
+    letter = codec.decode(letters[0].publication.value)
+    assert isinstance(letter, DeadLetter)
+    assert (letter.source_offset, letter.payload, letter.error_class) == (0, b"not avro", "WrongMagic")
+
+
+def test_a_record_the_handler_fails_on_is_dead_lettered_and_the_rest_of_the_batch_is_kept(
+    processor: ShardProcessor, handler: CountingHandler, store: ShardStore, codec: Codec
+) -> None:
+    batch = [raw(0, contact(codec, "C-1")), raw(1, contact(codec, "C-BOOM")), raw(2, contact(codec, "C-3"))]
+    result = processor.process(batch)
+    assert (result.published, result.dead_letters) == (3, 1)
+    assert handler.seen() == ["C-1", "C-3"]
+    assert store.next_offsets() == {(PREFIX + INTAKE, 0): 3}
+    letter = codec.decode(
+        next(r for r in store.unsent(1, 10) if r.publication.topic == PREFIX + DEAD_LETTER).publication.value
+    )
+    assert isinstance(letter, DeadLetter)
+    assert (letter.source_offset, letter.error_class) == (1, "ValueError")
+
+
+def test_a_batch_that_fails_to_commit_leaves_no_trace(
+    processor: ShardProcessor, handler: CountingHandler, store: ShardStore, codec: Codec
+) -> None:
+    processor.process([raw(0, contact(codec, "C-1"))])
+    store.connection.execute("DROP TABLE consumed_offsets")  # the commit's last write will fail
+    store.connection.execute(
+        "CREATE TABLE consumed_offsets (topic TEXT, partition INTEGER, "
+        "next_offset INTEGER CHECK (next_offset < 2), PRIMARY KEY (topic, partition))"
+    )
+    with pytest.raises(sqlite3.IntegrityError):
+        processor.process([raw(1, contact(codec, "C-2"))])
+    assert handler.seen() == ["C-1"]
+    assert store.pending() == 1
+
+
+def test_the_relay_position_survives_a_store_rebuilt_from_scratch(tmp_path: Path) -> None:
+    with ShardStore(tmp_path / "a.sqlite") as store:
+        store.append([Publication("t", b"k", b"v1"), Publication("t", b"k", b"v2")])
+        store.resume_at(3)  # Kafka says rows 1 and 2 are out
+        assert store.pending() == 0
+        store.append([Publication("t", b"k", b"v3")])
+        assert [r.seq for r in store.unsent(1, 10)] == [3]
+    with ShardStore(tmp_path / "fresh.sqlite") as fresh:
+        fresh.resume_at(42)  # a lost store: new rows must not reuse numbers Kafka counts as published
+        fresh.append([Publication("t", None, b"v")])
+        assert [r.seq for r in fresh.unsent(1, 10)] == [42]
+
+
+def test_a_rebuilt_store_keeps_its_unsent_rows_and_numbers_them_after_the_relay_position(
+    tmp_path: Path,
+) -> None:
+    with ShardStore(tmp_path / "rebuilt.sqlite") as store:
+        store.append([Publication("t", None, b"a"), Publication("t", None, b"b")])
+        store.resume_at(10)
+        assert [(r.seq, r.publication.value) for r in store.unsent(1, 10)] == [(10, b"a"), (11, b"b")]
+        store.append([Publication("t", None, b"c")])
+        assert [r.seq for r in store.unsent(1, 10)] == [10, 11, 12]
+
+
+def test_sent_rows_never_give_their_numbers_back(tmp_path: Path) -> None:
+    with ShardStore(tmp_path / "s.sqlite") as store:
+        store.append([Publication("t", None, b"1"), Publication("t", None, b"2")])
+        store.mark_sent(3)
+        store.append([Publication("t", None, b"3")])
+        assert [r.seq for r in store.unsent(1, 10)] == [3]
+
+
+def test_headers_carry_the_cloudevents_attributes() -> None:
+    record = example(ContactRecord)
+    headers = dict(cloud_event_headers(record, "police/C-1", "urn:joinedup:test"))
+    assert headers["ce_type"] == b"joinedup.intake.ContactRecord"
+    assert headers["ce_subject"] == b"police/C-1"
+    assert headers["ce_time"] == record.envelope.recorded_at.isoformat().encode()
