@@ -277,13 +277,25 @@ ROWS: dict[str, Row] = {
     "of_two_agreements_the_lowest_id_is_the_basis": Row(
         (agreement("isa-b"), agreement("isa-a")), question(at=MARCH), True, "agreement", "isa-a"
     ),
-    "an_objection_covering_the_owner_itself_denies_even_its_own_record": Row(
+    "an_objection_does_not_stop_an_agency_reading_its_own_record": Row(
         (statement("objection"),),
         question(owner="council-asc", recipient="council-asc", at=MARCH),
+        True,
+        "own-record",
+    ),
+    "the_same_objection_still_denies_disclosure_of_that_record_to_another_agency": Row(
+        (statement("objection"),),
+        question(owner="council-asc", recipient="police", at=MARCH),
         False,
         "none",
         "council-asc/CS-1",
         "objection",
+    ),
+    "an_agency_reading_its_own_record_needs_no_break_glass": Row(
+        (statement("objection"),),
+        question(owner="council-asc", recipient="council-asc", at=MARCH, break_glass="urgent"),
+        True,
+        "own-record",
     ),
 }
 

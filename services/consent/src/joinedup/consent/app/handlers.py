@@ -29,6 +29,7 @@ from joinedup.consent.domain.commands import ConsentStatement, EndSharingAgreeme
 from joinedup.consent.domain.errors import CommandRejectedError
 from joinedup.consent.domain.events import AgreementEvent, ConsentEvent, StatementEvent
 from joinedup.consent.domain.scope import RecordRef
+from joinedup.consent.domain.state import ConsentState
 from joinedup.consent.domain.trail import ConsentTrail, PointInTimeView, in_force_at, trail
 
 
@@ -78,6 +79,31 @@ class IntakeOutcome(BaseModel):
         return self.rejection is None
 
 
+def review_statement(
+    statement: ConsentStatement,
+    state: ConsentState,
+    *,
+    topic_agency: str,
+    now: datetime,
+    codes: KnownCodes,
+    future_tolerance: timedelta = intake.DEFAULT_FUTURE_TOLERANCE,
+) -> IntakeOutcome:
+    """The outcome of a statement against ``state`` (which needs to hold only the versions of this statement
+    already recorded). Never raises for a bad statement: the outcome carries the rejection."""
+    try:
+        events = intake.accept_statement(
+            statement,
+            state,
+            topic_agency=topic_agency,
+            now=now,
+            codes=codes,
+            future_tolerance=future_tolerance,
+        )
+    except CommandRejectedError as error:
+        return IntakeOutcome(rejection=Rejection.of(error))
+    return IntakeOutcome(event_ids=(intake.statement_event(statement).event_id,), events=events)
+
+
 class ConsentService:
     def __init__(
         self,
@@ -97,18 +123,14 @@ class ConsentService:
     ) -> IntakeOutcome:
         """Validate a statement from ``topic_agency``'s intake topic, received at ``now`` (the Kafka
         timestamp). Never raises for a bad statement: the outcome carries the rejection."""
-        try:
-            events = intake.accept_statement(
-                statement,
-                self._store.state(),
-                topic_agency=topic_agency,
-                now=now,
-                codes=self._codes,
-                future_tolerance=self._future_tolerance,
-            )
-        except CommandRejectedError as error:
-            return IntakeOutcome(rejection=Rejection.of(error))
-        return IntakeOutcome(event_ids=(intake.statement_event(statement).event_id,), events=events)
+        return review_statement(
+            statement,
+            self._store.state(),
+            topic_agency=topic_agency,
+            now=now,
+            codes=self._codes,
+            future_tolerance=self._future_tolerance,
+        )
 
     def register_agreement(self, command: RegisterSharingAgreement) -> tuple[AgreementEvent, ...]:
         """Events to publish for a DPO's registration; raises ``CommandRejectedError`` if it is invalid."""
@@ -120,10 +142,14 @@ class ConsentService:
 
     # ------------------------------------------------------------------ projection
 
-    def apply(self, batch: Sequence[ConsumedEvent]) -> int:
-        """Fold a consumed batch in and commit it with its offsets; returns how many events were new."""
+    def apply(self, batch: Sequence[ConsumedEvent], skipped: Sequence[Position] = ()) -> int:
+        """Fold a consumed batch in and commit it with its offsets; returns how many events were new.
+        ``skipped``: positions consumed that held no consent event (dead-lettered), so offsets pass them."""
         fresh: dict[str, ConsentEvent] = {}
         offsets: dict[TopicPartition, int] = {}
+        for position in skipped:
+            key = (position.topic, position.partition)
+            offsets[key] = max(offsets.get(key, 0), position.offset + 1)
         for consumed in batch:
             event_id = consumed.event.event_id
             if event_id not in fresh and not self._store.is_processed(event_id):
@@ -134,6 +160,10 @@ class ConsentService:
             StoreCommit(events=tuple(fresh.values()), processed_ids=tuple(fresh), offsets=offsets)
         )
         return len(fresh)
+
+    def agreement_history(self, agreement_id: str) -> tuple[AgreementEvent, ...]:
+        """Every version of an agreement consumed so far, by version."""
+        return self._store.state().agreement_history(agreement_id)
 
     def offsets(self) -> dict[TopicPartition, int]:
         """Where to resume consuming ``joinedup.consent.events`` (seek to these on partition assignment)."""

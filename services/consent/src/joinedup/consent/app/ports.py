@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
-from joinedup.consent.domain.events import ConsentEvent
+from joinedup.consent.domain.events import AgreementEvent, ConsentEvent
 from joinedup.consent.domain.state import ConsentState
 
 TopicPartition = tuple[str, int]
@@ -37,3 +38,24 @@ class ConsentStore(Protocol):
         ...
 
     def commit(self, commit: StoreCommit) -> None: ...
+
+
+@dataclass(frozen=True)
+class Issued:
+    """Who issued a DPO command, and when the API received it: the envelope facts its events do not carry."""
+
+    agency: str
+    user: str
+    at: datetime
+    correlation_id: str
+
+
+class AgreementPublisher(Protocol):
+    """Appends a DPO's agreement events to ``joinedup.consent.events``. Returns once the broker has them;
+    raises ``PublishFailedError`` otherwise (the caller may retry: event ids are deterministic)."""
+
+    def publish(self, events: Sequence[AgreementEvent], issued: Issued) -> None: ...
+
+
+class PublishFailedError(Exception):
+    """The events could not be published; nothing can be assumed about which of them arrived."""

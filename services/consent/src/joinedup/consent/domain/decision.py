@@ -2,14 +2,15 @@
 
 A pure function of the consent state and the question. In order:
 
-1. a non-blank break-glass justification permits (basis ``break_glass``; the caller must audit it);
-2. an objection or a withdrawal applying at ``at`` whose scope covers the disclosure denies (reason
+1. the owner disclosing to itself permits (basis ``own-record``): an agency can always read the records it
+   holds itself; an objection restricts disclosure to others, and no glass needs breaking for one's own data;
+2. a non-blank break-glass justification permits (basis ``break_glass``; the caller must audit it);
+3. an objection or a withdrawal applying at ``at`` whose scope covers the disclosure denies (reason
    ``objection`` or ``consent-withdrawn``), unless the purpose is an override purpose (safeguarding, vital
    interests) that an agreement in force and covering the disclosure lists in ``override_purposes``: that
    agreement then permits;
-3. consent given and applying at ``at``, covering the disclosure, permits (basis ``consent``);
-4. an agreement in force at ``at`` covering the disclosure permits (basis ``agreement``);
-5. the owner disclosing to itself permits (basis ``own-record``);
+4. consent given and applying at ``at``, covering the disclosure, permits (basis ``consent``);
+5. an agreement in force at ``at`` covering the disclosure permits (basis ``agreement``);
 6. otherwise deny, reason ``no-basis``.
 
 Where several statements or agreements qualify at one step, an objection beats a withdrawal, and then the
@@ -101,11 +102,13 @@ class _Facts:
 
 
 def _decide(facts: _Facts, question: Question, override_purposes: frozenset[str]) -> Decision:
+    disclosure = question.disclosure
+    if disclosure.owner == disclosure.recipient:
+        return Decision(permit=True, basis_kind="own-record")
     justification = question.break_glass_justification
     if justification is not None and justification.strip():
         return Decision(permit=True, basis_kind="break_glass", lawful_basis=BREAK_GLASS_BASIS)
 
-    disclosure = question.disclosure
     covering = [statement for statement in facts.statements if statement.scope.covers(disclosure)]
     agreements = [a for a in facts.agreements if a.covers(disclosure)]
 
@@ -132,8 +135,6 @@ def _decide(facts: _Facts, question: Question, override_purposes: frozenset[str]
         )
     if agreements:
         return _agreement_permit(agreements[0])
-    if disclosure.owner == disclosure.recipient:
-        return Decision(permit=True, basis_kind="own-record")
     return Decision(permit=False, basis_kind="none", reason=DENIED_WITHOUT_BASIS)
 
 
