@@ -1,0 +1,1 @@
+"""Alerts derived from the person view: repeat-assessment detection."""
