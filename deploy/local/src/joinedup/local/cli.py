@@ -10,6 +10,7 @@ import typer
 
 from joinedup.local.commands import broker_app, demo, down, topics_app, up
 from joinedup.local.deploy_commands import deploy_app
+from joinedup.local.simulate_commands import simulate
 
 app = typer.Typer(
     name="joinedup",
@@ -22,6 +23,7 @@ app.add_typer(topics_app, name="topics")
 app.command("demo")(demo)
 app.command("up")(up)
 app.command("down")(down)
+app.command("simulate")(simulate)
 app.add_typer(deploy_app, name="deploy")
 
 
