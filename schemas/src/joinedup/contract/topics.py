@@ -23,6 +23,7 @@ _UNIT_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000}
 REFERRAL_EVENTS = "joinedup.referral.events"
 CONSENT_EVENTS = "joinedup.consent.events"
 IDENTITY_EVENTS = "joinedup.identity.events"
+IDENTITY_ASSERTIONS = "joinedup.identity.assertions"
 ALERTS = "joinedup.alerts"
 AUDIT_ACCESS = "joinedup.audit.access"
 DEAD_LETTER = "joinedup.deadletter"

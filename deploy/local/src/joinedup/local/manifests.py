@@ -25,6 +25,7 @@ from joinedup.contract.topics import (
     AUDIT_ACCESS,
     CONSENT_EVENTS,
     DEAD_LETTER,
+    IDENTITY_ASSERTIONS,
     IDENTITY_EVENTS,
     REFERRAL_EVENTS,
     TopicCatalog,
@@ -102,14 +103,14 @@ PROCESSES: tuple[Process, ...] = (
     Process(
         verb="projections",
         package="projections",
-        reads=(REFERRAL_EVENTS, CONSENT_EVENTS, IDENTITY_EVENTS),
+        reads=(REFERRAL_EVENTS, IDENTITY_ASSERTIONS, CONSENT_EVENTS, IDENTITY_EVENTS),
         writes=(IDENTITY_EVENTS, ALERTS, DEAD_LETTER),
     ),
     Process(
         verb="api",
         package="projections",
         reads=(REFERRAL_EVENTS, CONSENT_EVENTS, IDENTITY_EVENTS, ALERTS, AUDIT_ACCESS),
-        writes=(AUDIT_ACCESS,),
+        writes=(AUDIT_ACCESS, IDENTITY_ASSERTIONS),
     ),
 )
 

@@ -1,8 +1,11 @@
-"""Identity resolution events on ``joinedup.identity.events``."""
+"""Identity resolution events on ``joinedup.identity.events``, and the human assertions the resolver honours
+(``joinedup.identity.assertions``)."""
 
 from __future__ import annotations
 
 from typing import ClassVar
+
+from pydantic import AwareDatetime
 
 from joinedup.contract.models.base import AvroRecord
 from joinedup.contract.models.common import RecordRef
@@ -86,3 +89,27 @@ class PersonSplit(Event):
     reason_code: str
     asserted_by: str | None = None
     reason: str | None = None
+
+
+class DifferentPersonsAsserted(Event):
+    """A caseworker or DPO asserted that two source records are different people (a must-not-link)."""
+
+    avro_name: ClassVar[str] = "joinedup.identity.DifferentPersonsAsserted"
+    assertion_id: str
+    first: RecordRef
+    second: RecordRef
+    asserted_by: str
+    reason: str
+    asserted_at: AwareDatetime
+
+
+class SamePersonAsserted(Event):
+    """A caseworker or DPO asserted that two source records are the same person (a must-link)."""
+
+    avro_name: ClassVar[str] = "joinedup.identity.SamePersonAsserted"
+    assertion_id: str
+    first: RecordRef
+    second: RecordRef
+    asserted_by: str
+    reason: str
+    asserted_at: AwareDatetime
