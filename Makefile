@@ -48,8 +48,9 @@ schemas-check: bootstrap
 	$(JOINEDUP) schemas check
 
 # pytest exits 5 when it collects nothing: that is a failure here too (a suite that runs nothing proves nothing).
+# The slow reliability scenarios run in `make reliability`; their fast subset runs here.
 pytest: bootstrap jars
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not (reliability and slow)" $(PYTEST_ARGS)
 
 unit: bootstrap
 	$(BIN)/pytest -m "not broker" $(PYTEST_ARGS)
