@@ -213,5 +213,8 @@ def test_headers_carry_the_cloudevents_attributes() -> None:
     record = example(ContactRecord)
     headers = dict(cloud_event_headers(record, "police/C-1", "urn:joinedup:test"))
     assert headers["ce_type"] == b"joinedup.intake.ContactRecord"
-    assert headers["ce_subject"] == b"police/C-1"
-    assert headers["ce_time"] == record.envelope.recorded_at.isoformat().encode()
+    subject = record.envelope.subject
+    assert subject is not None
+    assert headers["ce_subject"] == f"{subject.agency}/{subject.local_person_id}".encode()
+    assert headers["ce_time"] == record.envelope.occurred_at.isoformat().encode()
+    assert headers["ce_id"] == str(record.envelope.event_id).encode()

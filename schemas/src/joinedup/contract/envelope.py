@@ -7,7 +7,9 @@ coordinates, and ``recorded_at`` comes from the input's Kafka timestamp, so a re
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from joinedup.contract.models.base import AvroRecord
 from joinedup.contract.models.common import Envelope, RecordRef
@@ -79,16 +81,21 @@ def cloudevents_headers(record: Event) -> list[tuple[str, bytes]]:
     filter without decoding: ``ce_id`` = event_id, ``ce_type`` = the record's full name, ``ce_source`` = the
     source agency, ``ce_subject`` = the subject record (``<agency>/<local_person_id>``, a record reference, no
     personal data), ``ce_time`` = occurred_at. The body stays the only source of truth."""
-    envelope = record.envelope
+    return cloudevents_headers_of(record.avro_name, record.envelope.model_dump())
+
+
+def cloudevents_headers_of(avro_name: str, envelope: Mapping[str, Any]) -> list[tuple[str, bytes]]:
+    """The same headers from an envelope in dict form (a record that was never built as a model)."""
     headers = [
         ("ce_specversion", b"1.0"),
-        ("ce_id", str(envelope.event_id).encode()),
-        ("ce_type", record.avro_name.encode()),
-        ("ce_source", envelope.source_agency.encode()),
+        ("ce_id", str(envelope["event_id"]).encode()),
+        ("ce_type", avro_name.encode()),
+        ("ce_source", str(envelope["source_agency"]).encode()),
     ]
-    if envelope.subject is not None:
-        subject = f"{envelope.subject.agency}/{envelope.subject.local_person_id}"
-        headers.append(("ce_subject", subject.encode()))
-    headers.append(("ce_time", envelope.occurred_at.astimezone(UTC).isoformat().encode()))
+    subject = envelope.get("subject")
+    if subject is not None:
+        headers.append(("ce_subject", f"{subject['agency']}/{subject['local_person_id']}".encode()))
+    occurred_at: datetime = envelope["occurred_at"]
+    headers.append(("ce_time", occurred_at.astimezone(UTC).isoformat().encode()))
     headers.append(("content-type", b"application/avro"))
     return headers

@@ -39,6 +39,7 @@ from aiokafka.coordinator.assignors.range import (  # type: ignore[import-untype
 )
 
 from joinedup.contract.dead_letters import dead_letter_for, dead_letter_key
+from joinedup.contract.envelope import cloudevents_headers, cloudevents_headers_of
 from joinedup.contract.errors import DecodeError
 from joinedup.contract.models.base import AvroRecord
 from joinedup.contract.models.event import Event
@@ -129,21 +130,20 @@ HandlerFactory = Callable[[sqlite3.Connection, int], ShardHandler]
 
 
 def cloud_event_headers(record: AvroRecord | Datum, key: str, source: str) -> Headers:
-    """The CloudEvents Kafka-binding headers of an output (times from the record's envelope, no clock)."""
-    headers: list[tuple[str, bytes]] = [
+    """The CloudEvents Kafka-binding headers of an output: the envelope's (one definition, in
+    :mod:`joinedup.contract.envelope`); a record without an envelope gets its type, ``source`` and ``key``."""
+    if isinstance(record, Event):
+        return tuple(cloudevents_headers(record))
+    envelope = record.fields.get("envelope") if isinstance(record, Datum) else None
+    if isinstance(envelope, Mapping):
+        return tuple(cloudevents_headers_of(record.avro_name, envelope))
+    return (
         ("ce_specversion", b"1.0"),
         ("ce_type", record.avro_name.encode()),
         ("ce_source", source.encode()),
         ("ce_subject", key.encode()),
-    ]
-    if isinstance(record, Datum):
-        headers.insert(0, ("ce_id", record.event_id.encode()))
-        headers.append(("ce_time", record.recorded_at.isoformat().encode()))
-    elif isinstance(record, Event):
-        headers.insert(0, ("ce_id", str(record.envelope.event_id).encode()))
-        headers.append(("ce_time", record.envelope.recorded_at.isoformat().encode()))
-    headers.append(("content-type", CONTENT_TYPE))
-    return tuple(headers)
+        ("content-type", CONTENT_TYPE),
+    )
 
 
 # ---------------------------------------------------------------- one shard's batch (no broker)
