@@ -27,7 +27,7 @@ from joinedup.contract.errors import (
     UnknownFingerprint,
     WrongMagic,
 )
-from joinedup.contract.examples import all_examples, example, referral_submission
+from joinedup.contract.examples import all_examples, example, hostile_inputs, referral_submission, zigzag
 from joinedup.contract.models.common import ConsentScope
 from joinedup.contract.models.event import Event
 from joinedup.contract.models.intake import ContactRecord, ReferralSubmission
@@ -37,16 +37,6 @@ from joinedup.contract.serde import HEADER_SIZE, MAGIC, Codec
 
 BOUND_S = 0.5
 """Every hostile input must be rejected within this time (the 2^40-item array hangs fastavro for > 10 s)."""
-
-
-def zigzag(value: int) -> bytes:
-    encoded = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while encoded > 0x7F:
-        out.append((encoded & 0x7F) | 0x80)
-        encoded >>= 7
-    out.append(encoded)
-    return bytes(out)
 
 
 def rejected_with(codec: Codec, payload: bytes) -> type[DecodeError]:
@@ -245,3 +235,11 @@ def test_corpus_rejection_helper_fails_on_a_valid_message(codec: Codec) -> None:
     check: Callable[[Codec, bytes], type[DecodeError]] = rejected_with
     with pytest.raises(pytest.fail.Exception):
         check(codec, valid)
+
+
+@pytest.mark.timeout(20)
+def test_every_input_of_the_shared_hostile_corpus_is_rejected_with_its_error(codec: Codec) -> None:
+    corpus = hostile_inputs(codec)
+    assert len(corpus) >= 10
+    for hostile in corpus:
+        assert rejected_with(codec, hostile.payload) is hostile.error, hostile.name
