@@ -12,6 +12,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,11 +43,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Run benchmarks; append figures to docs/benchmarks.md")
     parser.add_argument("names", nargs="*", help="benchmark names (file stems); default: all")
     args = parser.parse_args()
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        return run_all(args.names, os.environ["KAFKA_BOOTSTRAP_SERVERS"])
+    # One throwaway broker for every benchmark that needs Kafka (the same jar broker the tests use).
+    from joinedup.local.test_broker import session_broker
+
+    with tempfile.TemporaryDirectory() as root, session_broker(Path(root)) as broker:
+        return run_all(args.names, broker.bootstrap)
+
+
+def run_all(names: list[str], bootstrap: str) -> int:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     failures = 0
-    for script in scripts(args.names):
+    for script in scripts(names):
         command = f".venv/bin/python bench/{script.name}"
         print(f"== {command}", flush=True)
-        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, check=False, env=env
+        )
         print(proc.stdout, end="")
         if proc.returncode != 0:
             failures += 1
