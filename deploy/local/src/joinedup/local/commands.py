@@ -158,13 +158,63 @@ def _registered_run_verbs(ctx: typer.Context) -> list[str]:
     return sorted(getattr(root_commands.get("run"), "commands", {}))
 
 
+LOCAL_CONSENT_URL = "http://127.0.0.1:8081"
+"""Where `joinedup run consent` listens by default (JOINEDUP_CONSENT_API_PORT)."""
+DEMO_AGENCIES = ("council-asc", "council-housing", "jobcentre", "nhs-mh-trust", "police", "probation")
+"""The agencies that get a demo caseworker token for the query API."""
+
+
+def demo_tokens(directory: Path) -> tuple[Path, Path, str]:
+    """Bearer tokens for a local run, written once (mode 0600) under ``directory`` and kept afterwards:
+    ``consent.yaml`` (an admin token the query API uses for decisions and consent trails) and ``api.yaml``
+    (a caseworker per demo agency, a DPO and an admin). Returns both paths and the API's consent token."""
+    import secrets
+
+    import yaml
+
+    directory.mkdir(parents=True, exist_ok=True)
+    consent_file, api_file = directory / "consent.yaml", directory / "api.yaml"
+    if not consent_file.exists():
+        consent = {secrets.token_urlsafe(24): {"agency": "council-asc", "user": "query-api", "role": "admin"}}
+        consent_file.write_text(yaml.safe_dump({"tokens": consent}))
+        consent_file.chmod(0o600)
+    if not api_file.exists():
+        tokens = {
+            secrets.token_urlsafe(24): {
+                "agency": agency,
+                "user": f"caseworker-{agency}",
+                "role": "caseworker",
+            }
+            for agency in DEMO_AGENCIES
+        }
+        tokens[secrets.token_urlsafe(24)] = {"agency": "council-asc", "user": "dpo-1", "role": "dpo"}
+        tokens[secrets.token_urlsafe(24)] = {"agency": "council-asc", "user": "admin-1", "role": "admin"}
+        api_file.write_text(yaml.safe_dump({"tokens": tokens}))
+        api_file.chmod(0o600)
+    written = yaml.safe_load(consent_file.read_text()) or {}
+    admin = next(t for t, p in sorted(written.get("tokens", {}).items()) if p.get("role") == "admin")
+    return consent_file, api_file, str(admin)
+
+
 def service_env(bootstrap: str) -> dict[str, str]:
-    """What every locally supervised service gets: the broker and a data folder under .joinedup/."""
+    """What every locally supervised service gets: the broker, a data folder under .joinedup/, and the demo
+    tokens (.joinedup/tokens/) the consent service and the query API authenticate with."""
+    import os
+
     from joinedup.local.layout import state_dir
 
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     for process in ("referral", "consent", "projections", "api"):
         env[f"JOINEDUP_{process.upper()}_DATA_DIR"] = str(state_dir() / "data")
+    consent_tokens, api_tokens, consent_token = demo_tokens(state_dir() / "tokens")
+    demo = {
+        "JOINEDUP_CONSENT_TOKENS_FILE": str(consent_tokens),
+        "JOINEDUP_API_TOKENS_FILE": str(api_tokens),
+        "JOINEDUP_API_CONSENT_URL": LOCAL_CONSENT_URL,
+        "JOINEDUP_API_CONSENT_TOKEN": consent_token,
+    }
+    for name, value in demo.items():
+        env[name] = os.environ.get(name, value)  # what the user set wins
     return env
 
 

@@ -1,8 +1,14 @@
 """The one place that builds the projections service's concrete adapters and runs them.
 
-``joinedup run projections`` runs the identity worker (one ordered resolver over every partition of
-``joinedup.referral.events`` and ``joinedup.identity.assertions``, see identity/worker.py) until Ctrl-C or
-SIGTERM.
+- ``joinedup run projections`` runs the identity worker (one ordered resolver over every partition of
+  ``joinedup.referral.events`` and ``joinedup.identity.assertions``, identity/worker.py) and the person view
+  worker (every partition of ``joinedup.referral.events`` and ``joinedup.identity.events`` into one store,
+  alerts on ``joinedup.alerts``, person_view/worker.py) as two tasks of one process, until Ctrl-C or SIGTERM.
+  If one of them fails, both stop.
+- ``joinedup projections rebuild`` replays the person view's inputs from offset 0 into a fresh file and
+  puts it in place of the live one; ``joinedup projections hash`` prints the view's canonical hash.
+- ``joinedup run api`` serves the query API (uvicorn, one worker) over the person view's file (read-only),
+  the consent service's decisions and trails (HTTP), and the access audit topic.
 """
 
 from __future__ import annotations
@@ -10,14 +16,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
-from collections.abc import Mapping
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+from fastapi import FastAPI
 
 from joinedup.contract.settings import KafkaSettings
 from joinedup.contract.streams import topic_mapping
-from joinedup.contract.topics import catalog
+from joinedup.contract.topics import AUDIT_ACCESS, catalog
+from joinedup.contract.vocabularies import vocabularies
+from joinedup.projections.api.app import ApiDependencies, Clock, create_app
+from joinedup.projections.api.auth import TokenBook
+from joinedup.projections.api.consent_trail import HttpConsentTrailPort
+from joinedup.projections.api.decisions import HttpDecisionPort
+from joinedup.projections.audit.recorder import KafkaAuditReader, KafkaAuditSink
 from joinedup.projections.identity.worker import IdentityWorker, IdentityWorkerConfig
-from joinedup.projections.settings import ProjectionsSettings
+from joinedup.projections.ordered_worker import OrderedWorkerConfig, WorkerRole
+from joinedup.projections.person_view import worker as person_view_worker_module
+from joinedup.projections.person_view.canonical_hash import view_state_hash
+from joinedup.projections.person_view.reader_sqlite import ReadOnlySqlitePersonViewReader
+from joinedup.projections.person_view.store_sqlite import SqlitePersonViewStore
+from joinedup.projections.person_view.worker import PersonViewWorker
+from joinedup.projections.settings import ApiSettings, ProjectionsSettings
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +52,20 @@ log = logging.getLogger(__name__)
 def topic_names(settings: ProjectionsSettings) -> dict[str, str]:
     """Catalog name -> real name (the settings' prefix before every catalog name)."""
     return topic_mapping(settings.topic_prefix, catalog().names())
+
+
+def _worker_config(
+    settings: ProjectionsSettings, kafka: KafkaSettings, names: Mapping[str, str] | None, *, measure: bool
+) -> OrderedWorkerConfig:
+    return OrderedWorkerConfig(
+        bootstrap=kafka.bootstrap_servers,
+        data_dir=settings.data_dir,
+        topic_names=dict(names if names is not None else topic_names(settings)),
+        max_batch=settings.batch_size,
+        durable=settings.durable,
+        client_id=kafka.client_id_prefix,
+        measure=measure,
+    )
 
 
 def identity_worker(
@@ -35,37 +76,204 @@ def identity_worker(
     measure: bool = False,
 ) -> IdentityWorker:
     """The identity worker over the settings' data folder (its store is opened and loaded here)."""
-    return IdentityWorker(
-        IdentityWorkerConfig(
-            bootstrap=kafka.bootstrap_servers,
-            data_dir=settings.data_dir,
-            topic_names=dict(names if names is not None else topic_names(settings)),
-            max_batch=settings.batch_size,
-            durable=settings.durable,
-            client_id=kafka.client_id_prefix,
-            measure=measure,
-        )
-    )
+    config: IdentityWorkerConfig = _worker_config(settings, kafka, names, measure=measure)
+    return IdentityWorker(config)
 
 
-async def serve(worker: IdentityWorker, stop: asyncio.Event | None = None) -> None:
-    """Run the worker until ``stop`` is set or SIGINT / SIGTERM arrives."""
-    stop = stop or asyncio.Event()
+def person_view_worker(
+    settings: ProjectionsSettings,
+    kafka: KafkaSettings,
+    names: Mapping[str, str] | None = None,
+    *,
+    path: Path | None = None,
+) -> PersonViewWorker:
+    """The person view worker over the settings' data folder (or over the store file ``path``)."""
+    return PersonViewWorker(_worker_config(settings, kafka, names, measure=False), path=path)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    await worker.run(stop)
+
+
+class Worker(Protocol):
+    """Runs until ``stop`` is set (an :class:`OrderedWorker`)."""
+
+    @property
+    def role(self) -> WorkerRole: ...
+
+    async def run(self, stop: asyncio.Event | None = None) -> None: ...
+
+
+async def serve(worker: Worker, stop: asyncio.Event | None = None) -> None:
+    """Run one worker until ``stop`` is set or SIGINT / SIGTERM arrives."""
+    await serve_all([worker], stop)
+
+
+async def serve_all(workers: Sequence[Worker], stop: asyncio.Event | None = None) -> None:
+    """Run the workers as tasks until ``stop`` is set or SIGINT / SIGTERM arrives; the first one to fail
+    stops the others, and its error is raised once they have stopped."""
+    stop = stop or asyncio.Event()
+    _stop_on_signals(stop)
+    tasks = [asyncio.create_task(w.run(stop), name=w.role.name) for w in workers]
+    for task in tasks:
+        task.add_done_callback(lambda _task: stop.set())
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 def run(settings: ProjectionsSettings | None = None) -> None:
-    """``joinedup run projections``."""
+    """``joinedup run projections``: the identity and the person view workers in one process."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    worker = identity_worker(settings or ProjectionsSettings(), KafkaSettings())
+    settings = settings or ProjectionsSettings()
+    kafka = KafkaSettings()
+    identity = identity_worker(settings, kafka)
     try:
-        asyncio.run(serve(worker))
+        view = person_view_worker(settings, kafka)
+        try:
+            asyncio.run(serve_all([identity, view]))
+        finally:
+            view.close()
+    finally:
+        identity.close()
+
+
+# ------------------------------------------------------------------ rebuild and hash
+
+
+def person_view_path(data_dir: Path) -> Path:
+    return person_view_worker_module.store_path(data_dir)
+
+
+def rebuild_person_view(
+    settings: ProjectionsSettings, kafka: KafkaSettings, names: Mapping[str, str] | None = None
+) -> tuple[Path, int]:
+    """Replay the person view's inputs from offset 0 into a fresh file next to the live one, then put it in
+    place of the live one (an atomic rename; the live file's WAL is removed first). The worker over that
+    folder must be stopped. The outbox keeps the alerts the replay raised: the worker's relay resumes at
+    its position in Kafka and skips those it published already. Returns the path and the records read."""
+    live = person_view_path(settings.data_dir)
+    fresh = live.with_name(live.name + ".rebuild")
+    for leftover in _sqlite_files(fresh):
+        leftover.unlink(missing_ok=True)
+    worker = person_view_worker(settings, kafka, names, path=fresh)
+    try:
+        processed = asyncio.run(worker.replay())
     finally:
         worker.close()
+    for stale in _sqlite_files(live)[1:]:
+        stale.unlink(missing_ok=True)
+    os.replace(fresh, live)
+    return live, processed
+
+
+def _sqlite_files(path: Path) -> list[Path]:
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+
+
+def person_view_hash(data_dir: Path) -> str:
+    """The canonical hash of the person view stored under ``data_dir`` (read-only)."""
+    path = person_view_path(data_dir)
+    if not path.exists():
+        raise FileNotFoundError(f"no person view store at {path}")
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+    try:
+        return view_state_hash(SqlitePersonViewStore(db))
+    finally:
+        db.close()
+
+
+# ------------------------------------------------------------------ the query API
+
+
+@dataclass
+class ApiProcess:
+    """The query API's app and what it holds open."""
+
+    app: FastAPI
+    reader: ReadOnlySqlitePersonViewReader
+    decisions: HttpDecisionPort
+    consent_trail: HttpConsentTrailPort
+    audit: KafkaAuditSink
+
+    def close(self) -> None:
+        self.audit.close()
+        self.consent_trail.close()
+        self.decisions.close()
+        self.reader.close()
+
+
+def _utc_now() -> datetime:
+    """The API's one clock: the time of decisions asked and of access audited."""
+    return datetime.now(UTC)
+
+
+def build_api(
+    settings: ApiSettings,
+    kafka: KafkaSettings,
+    *,
+    consent_client: httpx.Client | None = None,
+    clock: Clock = _utc_now,
+) -> ApiProcess:
+    """The query API over the person view's file (read-only), the consent service (``consent_client``, or
+    HTTP to ``settings.consent_url``) and the audit topic, whose chain tail is read here (a broken audit
+    topic fails now, not mid-request)."""
+    tokens = TokenBook.load(settings.tokens_file, vocabularies().agencies.code_set())
+    consent_token = settings.consent_token.get_secret_value() if settings.consent_token else ""
+    audit_topic = settings.topic_prefix + AUDIT_ACCESS
+    reader = ReadOnlySqlitePersonViewReader(person_view_path(settings.data_dir))
+    decisions = HttpDecisionPort(
+        settings.consent_url, consent_token, timeout_s=settings.consent_timeout_s, client=consent_client
+    )
+    trail = HttpConsentTrailPort(settings.consent_url, consent_token, client=consent_client)
+    audit = KafkaAuditSink.connect(kafka.bootstrap_servers, topic=audit_topic)
+    process = ApiProcess(FastAPI(), reader, decisions, trail, audit)
+    try:
+        audit.start()
+        process.app = create_app(
+            ApiDependencies(
+                reader=reader,
+                decisions=decisions,
+                audit=audit,
+                audit_reader=KafkaAuditReader(kafka.bootstrap_servers, audit_topic),
+                consent_trail=trail,
+                tokens=tokens,
+                clock=clock,
+            )
+        )
+    except BaseException:
+        process.close()
+        raise
+    return process
+
+
+def _stopped_already(signum: int, frame: object) -> None:
+    """The signal uvicorn stopped for, raised again once it has stopped: nothing left to do."""
+
+
+def run_api(settings: ApiSettings | None = None, kafka: KafkaSettings | None = None) -> None:
+    """``joinedup run api``: the query API (uvicorn, one worker, no access log) until Ctrl-C or SIGTERM
+    (uvicorn's own signal handling)."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = settings or ApiSettings()
+    process = build_api(settings, kafka or KafkaSettings())
+    try:
+        config = uvicorn.Config(
+            process.app, host=settings.host, port=settings.port, workers=1, access_log=False
+        )
+        # uvicorn stops gracefully on SIGINT / SIGTERM, then raises the signal again for the handler that
+        # was there before it: let that one do nothing, so the adapters close and the exit status is 0
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _stopped_already)
+        uvicorn.Server(config).run()
+    finally:
+        process.close()
 
 
 if __name__ == "__main__":

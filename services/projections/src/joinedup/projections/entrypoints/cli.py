@@ -1,6 +1,9 @@
 """The projections service's verbs on the `joinedup` command (through the `joinedup.cli` entry point).
 
-- ``joinedup run projections``: the identity worker (settings from ``JOINEDUP_PROJECTIONS_*``).
+- ``joinedup run projections``: the identity and person view workers (``JOINEDUP_PROJECTIONS_*``).
+- ``joinedup run api``: the query API (settings from ``JOINEDUP_API_*``).
+- ``joinedup projections rebuild [--data-dir]``: replay the person view from offset 0 into a fresh store.
+- ``joinedup projections hash [--data-dir]``: the person view's canonical hash.
 - ``joinedup identity export [--from-topic]``: ``agency,local_person_id,person_id`` for every record (CSV).
 - ``joinedup identity explain <agency> <local_id>``: why a record sits in its person (JSON).
 - ``joinedup identity assert --same|--different A/x B/y --by USER --reason TEXT``: publish an assertion.
@@ -58,12 +61,41 @@ def _open_store(settings: ProjectionsSettings) -> sqlite3.Connection:
 
 
 def run_projections() -> None:
-    """The projections worker: identity resolution over joinedup.referral.events and
-    joinedup.identity.assertions -> joinedup.identity.events (KAFKA_BOOTSTRAP_SERVERS,
-    JOINEDUP_PROJECTIONS_DATA_DIR, JOINEDUP_PROJECTIONS_TOPIC_PREFIX, JOINEDUP_PROJECTIONS_BATCH_SIZE)."""
+    """The projections workers: identity resolution (joinedup.referral.events, joinedup.identity.assertions
+    -> joinedup.identity.events) and the person view (joinedup.referral.events, joinedup.identity.events ->
+    joinedup.alerts) (KAFKA_BOOTSTRAP_SERVERS, JOINEDUP_PROJECTIONS_DATA_DIR,
+    JOINEDUP_PROJECTIONS_TOPIC_PREFIX, JOINEDUP_PROJECTIONS_BATCH_SIZE)."""
     from joinedup.projections.bootstrap import run
 
     run()
+
+
+def run_api() -> None:
+    """The query API for caseworkers and DPOs (KAFKA_BOOTSTRAP_SERVERS, JOINEDUP_API_DATA_DIR, _HOST, _PORT,
+    _TOKENS_FILE, _CONSENT_URL, _CONSENT_TOKEN, _TOPIC_PREFIX)."""
+    from joinedup.projections.bootstrap import run_api as serve_api
+
+    serve_api()
+
+
+def rebuild(data_dir: DataDir = None) -> None:
+    """Replay joinedup.referral.events and joinedup.identity.events from offset 0 into a fresh person view
+    store, then replace the live one. Stop the projections worker first (or use another --data-dir)."""
+    from joinedup.projections.bootstrap import rebuild_person_view
+
+    path, processed = rebuild_person_view(_settings(data_dir), KafkaSettings())
+    typer.echo(f"rebuilt {path} from {processed} records")
+
+
+def hash_(data_dir: DataDir = None) -> None:
+    """Print the person view's canonical hash (equal hashes: equal views)."""
+    from joinedup.projections.bootstrap import person_view_hash
+
+    try:
+        typer.echo(person_view_hash(_settings(data_dir).data_dir))
+    except FileNotFoundError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(code=2) from None
 
 
 def export(
@@ -163,11 +195,18 @@ def assert_(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``identity`` (export, explain, assert) and ``run projections`` to the root ``joinedup`` app."""
+    """Add ``identity`` (export, explain, assert), ``projections`` (rebuild, hash), ``run projections`` and
+    ``run api`` to the root ``joinedup`` app."""
     identity = typer.Typer(help="Identity resolution: export, explain, assert.", no_args_is_help=True)
     identity.command("export")(export)
     identity.command("explain")(explain)
     identity.command("assert")(assert_)
     app.add_typer(identity, name="identity")
-    _run_group(app).command("projections")(run_projections)
+    projections = typer.Typer(help="The person view: rebuild, hash.", no_args_is_help=True)
+    projections.command("rebuild")(rebuild)
+    projections.command("hash")(hash_)
+    app.add_typer(projections, name="projections")
+    run = _run_group(app)
+    run.command("projections")(run_projections)
+    run.command("api")(run_api)
     register_audit(app)

@@ -14,23 +14,15 @@ Run one worker. A standby may wait to take over, but two live workers over one s
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
-from aiokafka.errors import UnknownTopicOrPartitionError  # type: ignore[import-untyped]
-
 from joinedup.contract.outbox import ShardStore
-from joinedup.contract.serde import Codec, default_codec
-from joinedup.contract.streams import RawRecord, Relay, ShardProcessor
+from joinedup.contract.serde import Codec
 from joinedup.contract.topics import IDENTITY_ASSERTIONS, REFERRAL_EVENTS
-from joinedup.projections.identity.input_order import OrderedMerge, Partition
 from joinedup.projections.identity.match_model import MatchModel
 from joinedup.projections.identity.stream_handler import IdentityStreamHandler
+from joinedup.projections.ordered_worker import OrderedWorker, OrderedWorkerConfig, WorkerRole
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +33,17 @@ READER = "joinedup.projections.identity"
 RELAY_GROUP = "joinedup.projections.identity-relay"
 TRANSACTIONAL_ID = "joinedup.projections.identity"
 SOURCE = "urn:joinedup:projections:identity"
+ROLE = WorkerRole(
+    name="projections.identity",
+    inputs=INPUTS,
+    reader=READER,
+    relay_group=RELAY_GROUP,
+    transactional_id=TRANSACTIONAL_ID,
+    source=SOURCE,
+    anchor=IDENTITY_ASSERTIONS,
+)
+
+IdentityWorkerConfig = OrderedWorkerConfig
 
 
 def store_path(data_dir: Path) -> Path:
@@ -48,185 +51,16 @@ def store_path(data_dir: Path) -> Path:
     return data_dir / SERVICE / "identity.sqlite"
 
 
-@dataclass(frozen=True)
-class IdentityWorkerConfig:
-    bootstrap: str
-    data_dir: Path
-    topic_names: Mapping[str, str] = field(default_factory=dict)
-    max_batch: int = 500
-    poll_timeout_ms: int = 100
-    fetch_records: int = 2000
-    """The most records one poll returns (more than a batch: the merge needs a head from every partition)."""
-    max_buffered: int = 5000
-    """Per partition: a partition with this many records waiting is paused until the merge drains it."""
-    durable: bool = False
-    client_id: str = "joinedup"
-    measure: bool = False
-
-    def real(self, name: str) -> str:
-        return self.topic_names.get(name, name)
-
-
-class IdentityWorker:
+class IdentityWorker(OrderedWorker):
     """Consumes, merges, resolves and relays until ``stop`` is set."""
 
     def __init__(
-        self, config: IdentityWorkerConfig, model: MatchModel | None = None, codec: Codec | None = None
+        self, config: OrderedWorkerConfig, model: MatchModel | None = None, codec: Codec | None = None
     ) -> None:
-        self.config = config
-        self.codec = codec or default_codec()
-        self.store = ShardStore(store_path(config.data_dir), durable=config.durable)
-        self.handler = IdentityStreamHandler(self.store.connection, model, measure=config.measure)
-        self.processor = ShardProcessor(
-            self.store,
-            self.handler,
-            topic_names=config.topic_names,
-            group=READER,
-            source=SOURCE,
-            codec=self.codec,
-        )
-        self.processed = 0
-        self.caught_up = asyncio.Event()
-        """Set while every input partition is read to its end and the outbox is empty."""
-        gc.collect()
-        gc.freeze()  # the loaded state is long-lived: keep full collections off the resolver's p99
-
-    def close(self) -> None:
-        self.store.close()
-
-    async def run(self, stop: asyncio.Event | None = None) -> None:
-        stop = stop or asyncio.Event()
-        config = self.config
-
-        def producer() -> AIOKafkaProducer:
-            return AIOKafkaProducer(
-                bootstrap_servers=config.bootstrap,
-                client_id=f"{config.client_id}.projections.identity-relay",
-                transactional_id=TRANSACTIONAL_ID,
-                enable_idempotence=True,
-                acks="all",
-                linger_ms=5,
-                max_batch_size=262_144,
-            )
-
-        positions = AIOKafkaConsumer(
-            bootstrap_servers=config.bootstrap,
-            group_id=RELAY_GROUP,
-            client_id=f"{config.client_id}.projections.identity-positions",
-            enable_auto_commit=False,
-        )
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=config.bootstrap,
-            group_id=None,
-            client_id=f"{config.client_id}.projections.identity",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-        )
-        relay = Relay(
-            self.store,
-            producer,
-            positions,
-            anchor=TopicPartition(config.real(IDENTITY_ASSERTIONS), 0),
-            group=RELAY_GROUP,
-        )
-        await positions.start()
+        store = ShardStore(store_path(config.data_dir), durable=config.durable)
         try:
-            relay.start()
-            try:
-                await consumer.start()
-                try:
-                    merge = await self._assign(consumer)
-                    await self._loop(consumer, relay, merge, stop)
-                finally:
-                    await consumer.stop()
-            finally:
-                await relay.stop()
-        finally:
-            await positions.stop()
-
-    async def _assign(self, consumer: AIOKafkaConsumer) -> OrderedMerge:
-        assigned: list[TopicPartition] = []
-        for name in INPUTS:
-            topic = self.config.real(name)
-            assigned.extend(TopicPartition(topic, p) for p in await self._partitions(topic))
-        consumer.assign(assigned)
-        stored = self.store.next_offsets()
-        for tp in assigned:
-            offset = stored.get((tp.topic, tp.partition))
-            if offset is None:
-                await consumer.seek_to_beginning(tp)
-            else:
-                consumer.seek(tp, offset)
-        catalog = {self.config.real(name): name for name in INPUTS}
-        return OrderedMerge(((tp.topic, tp.partition) for tp in assigned), catalog)
-
-    async def _partitions(self, topic: str) -> list[int]:
-        """The topic's partitions (a plain producer's metadata look-up waits for a topic just created)."""
-        looker = AIOKafkaProducer(
-            bootstrap_servers=self.config.bootstrap, client_id=f"{self.config.client_id}.projections.identity"
-        )
-        await looker.start()
-        try:
-            partitions: set[int] = await looker.partitions_for(topic)
-        except UnknownTopicOrPartitionError:
-            raise RuntimeError(f"topic {topic} does not exist (run `joinedup topics apply`)") from None
-        finally:
-            await looker.stop()
-        return sorted(partitions)
-
-    async def _loop(
-        self, consumer: AIOKafkaConsumer, relay: Relay, merge: OrderedMerge, stop: asyncio.Event
-    ) -> None:
-        config = self.config
-        ends: dict[Partition, int] = {}
-        while not stop.is_set():
-            failed = relay.failed
-            if failed is not None:
-                raise RuntimeError("the identity relay failed") from failed
-            batch = await consumer.getmany(
-                timeout_ms=config.poll_timeout_ms, max_records=config.fetch_records
-            )
-            for tp in sorted(batch):
-                merge.add(
-                    RawRecord(m.topic, m.partition, m.offset, m.timestamp, m.key, m.value) for m in batch[tp]
-                )
-            self._pause_full(consumer, merge)
-            caught_up = await self._caught_up(consumer, merge, ends)
-            while released := merge.release(caught_up, config.max_batch):
-                self.caught_up.clear()
-                self.processor.process(released)
-                self.processed += len(released)
-                gc.freeze()  # what the batch left is long-lived state: keep it out of full collections
-                relay.wake()
-                self._pause_full(consumer, merge)
-                if len(released) < config.max_batch:
-                    break
-                await asyncio.sleep(0)  # let the relay publish while the next batch waits
-            drained = not any(merge.buffered(p) for p in merge.partitions)
-            if len(caught_up) == len(merge.partitions) and drained and self.store.pending() == 0:
-                self.caught_up.set()
-
-    def _pause_full(self, consumer: AIOKafkaConsumer, merge: OrderedMerge) -> None:
-        for topic, partition in merge.partitions:
-            tp = TopicPartition(topic, partition)
-            full = merge.buffered((topic, partition)) >= self.config.max_buffered
-            if full and tp not in consumer.paused():
-                consumer.pause(tp)
-            elif not full and tp in consumer.paused():
-                consumer.resume(tp)
-
-    async def _caught_up(
-        self, consumer: AIOKafkaConsumer, merge: OrderedMerge, ends: dict[Partition, int]
-    ) -> set[Partition]:
-        """The partitions whose every committed record has been buffered (position at the end offset)."""
-        positions = {p: int(await consumer.position(TopicPartition(*p))) for p in merge.partitions}
-        unsure = [p for p in merge.partitions if positions[p] >= ends.get(p, 0)]
-        if unsure:
-            fresh: Mapping[TopicPartition, int] = await consumer.end_offsets(
-                [TopicPartition(*p) for p in unsure]
-            )
-            for tp, end in fresh.items():
-                ends[(tp.topic, tp.partition)] = int(end)
-        return {p for p in merge.partitions if positions[p] >= ends.get(p, 0)}
+            self.handler = IdentityStreamHandler(store.connection, model, measure=config.measure)
+        except BaseException:
+            store.close()
+            raise
+        super().__init__(ROLE, config, store, self.handler, codec)
