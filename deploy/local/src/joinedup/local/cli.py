@@ -27,12 +27,19 @@ app.command("simulate")(simulate)
 app.add_typer(deploy_app, name="deploy")
 
 
-def _register_plugins() -> None:
-    for ep in sorted(entry_points(group="joinedup.cli"), key=lambda e: e.name):
-        register = ep.load()
-        register(app)
+_registered = False
+
+
+def register_plugins() -> typer.Typer:
+    """Add every installed package's verbs (once) and return the complete app."""
+    global _registered
+    if not _registered:
+        for ep in sorted(entry_points(group="joinedup.cli"), key=lambda e: e.name):
+            register = ep.load()
+            register(app)
+        _registered = True
+    return app
 
 
 def main() -> None:
-    _register_plugins()
-    app()
+    register_plugins()()

@@ -138,18 +138,25 @@ def topics_list() -> None:
 
 
 def demo(
+    ctx: typer.Context,
     once: Annotated[
-        bool, typer.Option("--once", help="Run, check, and exit (0 only if all went as expected).")
+        bool, typer.Option("--once", help="Run, check, stop; exit 0 only if all went as expected.")
     ] = (False),
+    seed: Annotated[int, typer.Option(help="The synthetic city's seed.")] = 7,
+    persons: Annotated[int, typer.Option(min=10, help="How many people live in the city.")] = 200,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the pipeline to catch up.")] = 240.0,
 ) -> None:
-    """Run the system locally and show what it does."""
+    """Run the whole system locally on a synthetic city and show what it does."""
+    from joinedup.local import supervisor
     from joinedup.local.demo import DemoFailed, run_demo
 
+    started = time.monotonic()
     try:
-        run_demo(once)
+        run_demo(once, supervisor.available_verbs(_registered_run_verbs(ctx)), seed, persons, timeout)
     except DemoFailed as exc:
         console.print(f"[bold red]demo failed:[/] {exc}", highlight=False)
         raise typer.Exit(code=1) from exc
+    console.print(f"demo finished in {time.monotonic() - started:.0f} s")
 
 
 def _registered_run_verbs(ctx: typer.Context) -> list[str]:
@@ -158,7 +165,20 @@ def _registered_run_verbs(ctx: typer.Context) -> list[str]:
     return sorted(getattr(root_commands.get("run"), "commands", {}))
 
 
-LOCAL_CONSENT_URL = "http://127.0.0.1:8081"
+def local_consent_url() -> str:
+    """The locally supervised consent API (its port: JOINEDUP_CONSENT_API_PORT, default 8081)."""
+    import os
+
+    return f"http://127.0.0.1:{os.environ.get('JOINEDUP_CONSENT_API_PORT', '8081')}"
+
+
+def local_api_url() -> str:
+    """The locally supervised query API (its port: JOINEDUP_API_PORT, default 8080)."""
+    import os
+
+    return f"http://127.0.0.1:{os.environ.get('JOINEDUP_API_PORT', '8080')}"
+
+
 """Where `joinedup run consent` listens by default (JOINEDUP_CONSENT_API_PORT)."""
 DEMO_AGENCIES = ("council-asc", "council-housing", "jobcentre", "nhs-mh-trust", "police", "probation")
 """The agencies that get a demo caseworker token for the query API."""
@@ -210,7 +230,7 @@ def service_env(bootstrap: str) -> dict[str, str]:
     demo = {
         "JOINEDUP_CONSENT_TOKENS_FILE": str(consent_tokens),
         "JOINEDUP_API_TOKENS_FILE": str(api_tokens),
-        "JOINEDUP_API_CONSENT_URL": LOCAL_CONSENT_URL,
+        "JOINEDUP_API_CONSENT_URL": local_consent_url(),
         "JOINEDUP_API_CONSENT_TOKEN": consent_token,
     }
     for name, value in demo.items():

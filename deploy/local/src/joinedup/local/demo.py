@@ -1,19 +1,24 @@
-"""`joinedup demo`: the system on this machine, end to end.
+"""`joinedup demo`: the whole system on this machine, end to end.
 
-Today it proves the foundation: a real Kafka broker (started from the Maven jars unless
-KAFKA_BOOTSTRAP_SERVERS names one), every topic from the catalog, and one Avro-encoded referral making the
-round trip through its agency's intake topic. Later issues grow it into the whole pipeline.
+A real Kafka broker (the jar broker unless KAFKA_BOOTSTRAP_SERVERS names one), every topic from the catalog,
+every service under the local supervisor (referral, consent, projections, the query API), a synthetic city
+published through the agencies' intake topics, then a summary read back from Kafka and one real person view
+fetched from the running API. It keeps serving until Ctrl-C; with ``--once`` it checks that the pipeline
+reached the state the city should produce, stops everything it started and exits 0 only if it did.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
+import yaml
 from kafka import KafkaConsumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
@@ -23,10 +28,18 @@ from joinedup.contract.kafka import admin_client, apply_topics, producer
 from joinedup.contract.keys import intake_key
 from joinedup.contract.serde import default_codec
 from joinedup.contract.topics import catalog, intake_topic
+from joinedup.local import supervisor
 from joinedup.local.broker import BrokerError
-from joinedup.local.commands import local_broker
+from joinedup.local.commands import local_api_url, local_broker, local_consent_url, service_env
+from joinedup.local.layout import state_dir
+from joinedup.local.simulate_commands import simulate
+from joinedup.local.summary import gather_summary, render_summary, shortfalls
+from joinedup.local.synthetic.city import CITY_AGENCIES, City, build_city, read_truth_csv
 
 console = Console()
+
+EXAMPLE_AGENCY = "police"
+EXAMPLE_PURPOSE = "safeguarding"
 
 
 class DemoFailed(RuntimeError):
@@ -113,7 +126,7 @@ def round_trip(bootstrap: str) -> RoundTrip:
     )
 
 
-def show(trip: RoundTrip) -> None:
+def show_round_trip(trip: RoundTrip) -> None:
     table = Table(title="one referral, Avro-encoded, through a real Kafka topic", show_header=False)
     table.add_column(style="bold")
     table.add_column()
@@ -128,7 +141,141 @@ def show(trip: RoundTrip) -> None:
     console.print(table)
 
 
-def run_demo(once: bool) -> None:
+# ------------------------------------------------------------------------------------------ the pipeline
+
+
+def wait_healthy(url: str, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200:
+                return True
+        time.sleep(0.5)
+    return False
+
+
+def token_for(tokens_file: Path, agency: str, role: str) -> str:
+    """A demo bearer token of ``role`` at ``agency`` from the tokens file `up` writes."""
+    book = yaml.safe_load(tokens_file.read_text()) or {}
+    for token, principal in sorted(book.get("tokens", {}).items()):
+        if principal.get("agency") == agency and principal.get("role") == role:
+            return str(token)
+    raise DemoFailed(f"no {role} token for {agency} in {tokens_file}")
+
+
+@dataclass(frozen=True)
+class ExampleView:
+    record: tuple[str, str]
+    person_id: str
+    curl: str
+    body: Mapping[str, object]
+
+
+def example_view(city: City, api_tokens: Path) -> ExampleView | None:
+    """One member of the complex family, as a police caseworker sees them for safeguarding."""
+    token = token_for(api_tokens, EXAMPLE_AGENCY, "caseworker")
+    api = local_api_url()
+    headers = {"Authorization": f"Bearer {token}", "X-Purpose": EXAMPLE_PURPOSE}
+    for agency, local_id in city.family.records:
+        if agency != EXAMPLE_AGENCY:
+            continue
+        found = httpx.get(f"{api}/v1/records/{agency}/{local_id}", headers=headers, timeout=10.0)
+        if found.status_code != 200:
+            continue
+        person_id = str(found.json()["person_id"])
+        view = httpx.get(f"{api}/v1/persons/{person_id}", headers=headers, timeout=10.0)
+        if view.status_code != 200:
+            continue
+        curl = (
+            f"curl -s -H 'Authorization: Bearer {token}' -H 'X-Purpose: {EXAMPLE_PURPOSE}' "
+            f"{api}/v1/persons/{person_id}"
+        )
+        return ExampleView((agency, local_id), person_id, curl, view.json())
+    return None
+
+
+def show_example(example: ExampleView | None) -> None:
+    if example is None:
+        console.print("[yellow]no example person view yet[/] (the projections may still be catching up)")
+        return
+    body = example.body
+    found = body.get("items") or body.get("contacts") or []
+    items = [i for i in found if isinstance(i, dict)] if isinstance(found, list) else []
+    agencies = sorted({str(i.get("agency") or i.get("owner_agency")) for i in items})
+    alerts = body.get("alerts")
+    open_alerts = len(alerts) if isinstance(alerts, list) else 0
+    console.print(
+        f"\n[bold]A member of the complex family[/] (police record {example.record[1]}) as a police "
+        f"caseworker sees them for {EXAMPLE_PURPOSE}: person {example.person_id}, {len(items)} items from "
+        f"{len(agencies)} agencies ({', '.join(agencies)}), {body.get('withheld', 0)} withheld for lack "
+        f"of a basis, {open_alerts} open alert(s)."
+    )
+    console.print(f"Try it:\n  {example.curl}", highlight=False, soft_wrap=True)
+    first = json.dumps({k: body[k] for k in ("person_id", "withheld") if k in body})
+    console.print(f"  -> {first} ...", highlight=False)
+
+
+def run_pipeline(
+    bootstrap: str, verbs: list[str], once: bool, seed: int, persons: int, timeout_s: float
+) -> bool:
+    env = service_env(bootstrap)
+    processes = supervisor.start_services(verbs, env, log=lambda m: console.print(m))
+    try:
+        consent_url, api_url = local_consent_url(), local_api_url()
+        for name, url in (("consent", consent_url), ("api", api_url)):
+            if name in verbs and not wait_healthy(url, 60.0):
+                raise DemoFailed(f"the {name} service did not answer at {url}/healthz within 60 s")
+        consent_token = env["JOINEDUP_API_CONSENT_TOKEN"]
+        simulate(
+            seed=seed,
+            persons=persons,
+            bootstrap=bootstrap,
+            topic_prefix="",
+            wait=True,
+            receipt_timeout=60.0,
+            consent_url=consent_url,
+            consent_token=consent_token,
+            truth_file=None,
+        )
+        city = build_city(seed, persons)
+        expected = city.expected()
+        truth = read_truth_csv(state_dir() / "demo" / "truth.csv")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            summary = gather_summary(bootstrap, CITY_AGENCIES, truth=truth, timeout_s=10.0)
+            missing = shortfalls(summary, expected)
+            if not missing or time.monotonic() > deadline:
+                break
+            console.print(f"waiting for the pipeline: {'; '.join(missing)}")
+            time.sleep(5.0)
+        render_summary(summary, console)
+        example = example_view(city, Path(env["JOINEDUP_API_TOKENS_FILE"])) if "api" in verbs else None
+        show_example(example)
+        console.print(
+            f"\nOpenAPI: {api_url}/docs (query API), {consent_url}/docs (consent decisions); "
+            f"demo tokens in {Path(env['JOINEDUP_API_TOKENS_FILE']).parent}; logs in {supervisor.logs_dir()}"
+        )
+        for problem in missing:
+            console.print(f"[red]not reached:[/] {problem}")
+        if once:
+            return not missing and example is not None
+        console.print(
+            "[bold]serving[/] — Ctrl-C stops every service (and the broker, if the demo started it)"
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(1.0)
+                for dead in supervisor.dead_services(processes):
+                    console.print(f"[red]{dead.verb} exited[/]:\n{supervisor.log_tail(dead.log)}")
+                    processes.remove(dead)
+        return True
+    finally:
+        supervisor.stop_services(verbs, log=lambda m: console.print(m))
+
+
+def run_demo(
+    once: bool, verbs: list[str], seed: int = 7, persons: int = 200, timeout_s: float = 240.0
+) -> None:
     with demo_broker() as bootstrap:
         admin = admin_client(bootstrap)
         try:
@@ -140,11 +287,8 @@ def run_demo(once: bool) -> None:
             + (f", [red]{len(report.drift)} drifted[/]" if report.drift else "")
         )
         trip = round_trip(bootstrap)
-        show(trip)
+        show_round_trip(trip)
         if not trip.identical:
             raise DemoFailed("the record read back differs from the one sent")
-        if once:
-            return
-        console.print(f"Kafka is serving at [bold]{bootstrap}[/]. Press Ctrl-C to stop.")
-        with contextlib.suppress(KeyboardInterrupt):
-            signal.pause()
+        if not run_pipeline(bootstrap, verbs, once, seed, persons, timeout_s):
+            raise DemoFailed("the pipeline did not reach the expected state (see above)")
