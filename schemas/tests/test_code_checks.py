@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from joinedup.contract.code_checks import UnknownCode, unknown_codes
 from joinedup.contract.examples import all_examples, example, referral_submission
-from joinedup.contract.models.common import ConsentScope
 from joinedup.contract.models.intake import ConsentStatement
+from joinedup.contract.models.shared_records import ConsentScope
 
 
 def test_the_examples_carry_only_known_codes() -> None:

@@ -14,8 +14,8 @@ from joinedup.contract.envelope import (
     from_kafka_timestamp,
     to_kafka_timestamp,
 )
-from joinedup.contract.models.common import RecordRef
 from joinedup.contract.models.referral import ReferralReceived
+from joinedup.contract.models.shared_records import RecordRef
 from joinedup.contract.schemas import ContractRegistry
 
 

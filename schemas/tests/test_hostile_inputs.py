@@ -28,9 +28,9 @@ from joinedup.contract.errors import (
     WrongMagic,
 )
 from joinedup.contract.examples import all_examples, example, hostile_inputs, referral_submission, zigzag
-from joinedup.contract.models.common import ConsentScope
 from joinedup.contract.models.event import Event
 from joinedup.contract.models.intake import ContactRecord, ReferralSubmission
+from joinedup.contract.models.shared_records import ConsentScope
 from joinedup.contract.prescan import Limits
 from joinedup.contract.schemas import ContractRegistry, SchemaTree
 from joinedup.contract.serde import HEADER_SIZE, MAGIC, Codec

@@ -11,8 +11,8 @@ from fastavro.schema import fingerprint
 
 from joinedup.contract.errors import EncodeError, SchemaMismatch, UnknownRecord
 from joinedup.contract.examples import example, referral_submission
-from joinedup.contract.models.common import RecordRef
 from joinedup.contract.models.intake import ContactRecord, ReferralSubmission
+from joinedup.contract.models.shared_records import RecordRef
 from joinedup.contract.schemas import ContractRegistry, fingerprint_of
 from joinedup.contract.serde import HEADER_SIZE, MAGIC, Codec
 

@@ -20,7 +20,6 @@ from joinedup.contract import kafka as kafka_clients
 from joinedup.contract.examples import example
 from joinedup.contract.models.alerts import RepeatAssessmentDetected
 from joinedup.contract.models.base import AvroRecord
-from joinedup.contract.models.common import RecordRef
 from joinedup.contract.models.identity import (
     PersonCreated,
     PersonsMerged,
@@ -30,6 +29,7 @@ from joinedup.contract.models.identity import (
 )
 from joinedup.contract.models.receipts import SubmissionAccepted, SubmissionRejected
 from joinedup.contract.models.referral import ContactRecorded, ReferralReceived
+from joinedup.contract.models.shared_records import RecordRef
 from joinedup.contract.sdk import submission_event_id
 from joinedup.contract.serde import default_codec
 from joinedup.contract.topics import ALERTS, IDENTITY_EVENTS, REFERRAL_EVENTS, receipts_topic

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from joinedup.contract.models.base import AvroRecord
-from joinedup.contract.models.common import Envelope, RecordRef
 from joinedup.contract.models.event import Event
+from joinedup.contract.models.shared_records import Envelope, RecordRef
 from joinedup.contract.schemas import ContractRegistry, registry
 
 EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:joinedup:event")

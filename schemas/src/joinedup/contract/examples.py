@@ -24,9 +24,15 @@ from joinedup.contract.errors import (
     WrongMagic,
 )
 from joinedup.contract.models.base import AvroRecord
-from joinedup.contract.models.common import ConsentScope, Envelope, OtherIdentifier, PersonRecord, RecordRef
 from joinedup.contract.models.intake import ContactRecord, ReferralSubmission
 from joinedup.contract.models.referral import ReferralAccepted, ReferralClosed
+from joinedup.contract.models.shared_records import (
+    ConsentScope,
+    Envelope,
+    OtherIdentifier,
+    PersonRecord,
+    RecordRef,
+)
 from joinedup.contract.schemas import ContractRegistry, registry
 from joinedup.contract.serde import HEADER_SIZE, MAGIC, Codec, default_codec
 from joinedup.contract.vocabularies import Vocabularies, vocabularies

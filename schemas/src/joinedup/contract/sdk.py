@@ -44,7 +44,6 @@ from joinedup.contract.errors import ContractError, DecodeError
 from joinedup.contract.identifiers import nhs_number_is_valid, ni_number_is_valid
 from joinedup.contract.jsonl import Draft, InvalidSubmission, Problem, draft_from_dict
 from joinedup.contract.keys import IntakeRecord, intake_key
-from joinedup.contract.models.common import Envelope, RecordRef
 from joinedup.contract.models.intake import (
     AssessmentRecord,
     ConsentStatement,
@@ -54,6 +53,7 @@ from joinedup.contract.models.intake import (
     ReferralWithdrawal,
 )
 from joinedup.contract.models.receipts import SubmissionAccepted, SubmissionRejected
+from joinedup.contract.models.shared_records import Envelope, RecordRef
 from joinedup.contract.serde import Codec, default_codec
 from joinedup.contract.topics import intake_topic, receipts_topic
 from joinedup.contract.vocabularies import Vocabularies, vocabularies

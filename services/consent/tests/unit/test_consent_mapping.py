@@ -19,10 +19,10 @@ from joinedup.consent.adapters.mapping import (
 from joinedup.consent.app.testing import agreement, agreement_end, day, record, scope, statement
 from joinedup.consent.domain import CommandRejectedError, ConsentEvent, RecordRef
 from joinedup.contract.envelope import envelope_for, event_id_for
-from joinedup.contract.models.common import ConsentScope, PersonRecord
-from joinedup.contract.models.common import RecordRef as AvroRecordRef
 from joinedup.contract.models.intake import ConsentStatement as AvroConsentStatement
 from joinedup.contract.models.receipts import SubmissionAccepted, SubmissionRejected
+from joinedup.contract.models.shared_records import ConsentScope, PersonRecord
+from joinedup.contract.models.shared_records import RecordRef as AvroRecordRef
 from joinedup.contract.serde import default_codec
 
 RECEIVED = datetime(2026, 3, 2, 9, 30, 15, 250_001, tzinfo=UTC)

@@ -31,10 +31,10 @@ from joinedup.contract.envelope import envelope_for, event_id_for, to_kafka_time
 from joinedup.contract.kafka import consumer, producer
 from joinedup.contract.models.alerts import RepeatAssessmentDetected
 from joinedup.contract.models.audit import AccessRecorded
-from joinedup.contract.models.common import ConsentScope, PersonRecord
 from joinedup.contract.models.event import Event
 from joinedup.contract.models.intake import ConsentStatement
 from joinedup.contract.models.referral import AssessmentScheduled
+from joinedup.contract.models.shared_records import ConsentScope, PersonRecord
 from joinedup.contract.serde import default_codec
 from joinedup.contract.settings import KafkaSettings
 from joinedup.contract.topics import ALERTS, AUDIT_ACCESS, REFERRAL_EVENTS, intake_topic

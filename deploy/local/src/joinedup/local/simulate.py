@@ -30,8 +30,8 @@ import httpx
 from joinedup.contract.envelope import envelope_for
 from joinedup.contract.jsonl import draft_from_dict
 from joinedup.contract.keys import IntakeRecord
-from joinedup.contract.models.common import Envelope
 from joinedup.contract.models.receipts import SubmissionAccepted, SubmissionRejected
+from joinedup.contract.models.shared_records import Envelope
 from joinedup.contract.sdk import (
     AgencyPublisher,
     PublishedSubmission,

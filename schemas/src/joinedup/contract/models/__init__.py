@@ -5,18 +5,18 @@ from __future__ import annotations
 from joinedup.contract.models import (
     alerts,
     audit,
-    common,
     consent,
     deadletter,
     identity,
     intake,
     receipts,
     referral,
+    shared_records,
 )
 from joinedup.contract.models.base import AvroRecord
 from joinedup.contract.models.event import Event
 
-_MODULES = (common, intake, receipts, referral, consent, identity, alerts, audit, deadletter)
+_MODULES = (shared_records, intake, receipts, referral, consent, identity, alerts, audit, deadletter)
 
 
 def _records_of(module: object) -> list[type[AvroRecord]]:

@@ -7,8 +7,8 @@ from typing import ClassVar
 from pydantic import AwareDatetime
 
 from joinedup.contract.models.base import Int32
-from joinedup.contract.models.common import ConsentScope, RecordRef
 from joinedup.contract.models.event import Event
+from joinedup.contract.models.shared_records import ConsentScope, RecordRef
 
 
 class ConsentGiven(Event):

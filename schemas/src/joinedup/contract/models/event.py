@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from joinedup.contract.models.base import AvroRecord
-from joinedup.contract.models.common import Envelope
+from joinedup.contract.models.shared_records import Envelope
 
 
 class Event(AvroRecord):

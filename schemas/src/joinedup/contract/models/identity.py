@@ -8,8 +8,8 @@ from typing import ClassVar
 from pydantic import AwareDatetime
 
 from joinedup.contract.models.base import AvroRecord
-from joinedup.contract.models.common import RecordRef
 from joinedup.contract.models.event import Event
+from joinedup.contract.models.shared_records import RecordRef
 
 
 class LinkEvidence(AvroRecord):

@@ -6,8 +6,8 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime
 
-from joinedup.contract.models.common import PersonRecord, ReferralLink
 from joinedup.contract.models.event import Event
+from joinedup.contract.models.shared_records import PersonRecord, ReferralLink
 
 
 class AssessmentCancelled(Event):

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 
 from joinedup.contract.envelope import JOINEDUP_SOURCE, event_id_for
-from joinedup.contract.models.common import RecordRef
 from joinedup.contract.models.referral import (
     AssessmentCancelled,
     AssessmentCompleted,
@@ -16,6 +15,7 @@ from joinedup.contract.models.referral import (
     AssessmentStarted,
     ReferralAccepted,
 )
+from joinedup.contract.models.shared_records import RecordRef
 from joinedup.projections.person_view import event_factory as f
 from joinedup.projections.person_view.projector import PersonViewProjector
 from joinedup.projections.person_view.store import MemoryPersonViewStore, PersonViewStore

@@ -9,9 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from joinedup.contract.envelope import from_kafka_timestamp, to_kafka_timestamp
-from joinedup.contract.models.common import RecordRef
 from joinedup.contract.models.deadletter import DeadLetter
 from joinedup.contract.models.identity import PersonCreated, PersonSplit
+from joinedup.contract.models.shared_records import RecordRef
 from joinedup.contract.outbox import ShardStore
 from joinedup.contract.serde import default_codec
 from joinedup.contract.streams import RawRecord, ShardProcessor

@@ -32,8 +32,8 @@ from joinedup.contract.models import consent as avro
 from joinedup.contract.models import intake as avro_intake
 from joinedup.contract.models import receipts as avro_receipts
 from joinedup.contract.models.base import AvroRecord
-from joinedup.contract.models.common import ConsentScope
-from joinedup.contract.models.common import RecordRef as AvroRecordRef
+from joinedup.contract.models.shared_records import ConsentScope
+from joinedup.contract.models.shared_records import RecordRef as AvroRecordRef
 
 AvroStatementEvent = avro.ConsentGiven | avro.ConsentWithdrawn | avro.ObjectionRecorded | avro.ObjectionLifted
 AvroConsentEvent = AvroStatementEvent | avro.SharingAgreementRegistered | avro.SharingAgreementEnded

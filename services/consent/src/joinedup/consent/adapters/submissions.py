@@ -8,8 +8,8 @@ from datetime import datetime
 
 from joinedup.contract.envelope import envelope_for, event_id_for
 from joinedup.contract.keys import intake_key
-from joinedup.contract.models.common import ConsentScope, PersonRecord, RecordRef
 from joinedup.contract.models.intake import ConsentStatement
+from joinedup.contract.models.shared_records import ConsentScope, PersonRecord, RecordRef
 
 
 def consent_submission(

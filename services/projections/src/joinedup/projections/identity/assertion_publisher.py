@@ -11,8 +11,8 @@ from kafka import KafkaProducer
 
 from joinedup.contract.envelope import cloudevents_headers, envelope_for
 from joinedup.contract.kafka import producer
-from joinedup.contract.models.common import RecordRef
 from joinedup.contract.models.identity import DifferentPersonsAsserted, SamePersonAsserted
+from joinedup.contract.models.shared_records import RecordRef
 from joinedup.contract.serde import default_codec
 from joinedup.contract.vocabularies import vocabularies
 from joinedup.projections.identity.mapping import assertion_key

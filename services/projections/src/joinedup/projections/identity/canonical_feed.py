@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from joinedup.contract.envelope import envelope_for, event_id_for
-from joinedup.contract.models.common import PersonRecord, RecordRef
 from joinedup.contract.models.event import Event
 from joinedup.contract.models.referral import ContactRecorded, ReferralReceived
+from joinedup.contract.models.shared_records import PersonRecord, RecordRef
 
 FEED_SOURCE = "identity-feed"
 

@@ -14,8 +14,8 @@ from joinedup.contract.envelope import JOINEDUP_SOURCE, envelope_for
 from joinedup.contract.models import identity as contract
 from joinedup.contract.models import referral
 from joinedup.contract.models.base import AvroRecord
-from joinedup.contract.models.common import RecordRef as ContractRecordRef
 from joinedup.contract.models.event import Event
+from joinedup.contract.models.shared_records import RecordRef as ContractRecordRef
 from joinedup.projections.identity import events as domain
 from joinedup.projections.identity.records import (
     DifferentPersonsAsserted,

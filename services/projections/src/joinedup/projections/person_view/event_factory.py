@@ -8,7 +8,6 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from joinedup.contract.envelope import JOINEDUP_SOURCE, envelope_for, event_id_for
-from joinedup.contract.models.common import Envelope, PersonRecord, RecordRef, ReferralLink
 from joinedup.contract.models.event import Event
 from joinedup.contract.models.identity import (
     LinkEvidence,
@@ -30,6 +29,7 @@ from joinedup.contract.models.referral import (
     ReferralReceived,
     ReferralWithdrawn,
 )
+from joinedup.contract.models.shared_records import Envelope, PersonRecord, RecordRef, ReferralLink
 
 MODEL_VERSION = "test"
 

@@ -23,7 +23,6 @@ from datetime import datetime
 
 from joinedup.contract.envelope import JOINEDUP_SOURCE, envelope_for, event_id_for
 from joinedup.contract.models.alerts import AssessmentOccurrence, RepeatAssessmentDetected
-from joinedup.contract.models.common import PersonRecord, RecordRef
 from joinedup.contract.models.event import Event
 from joinedup.contract.models.identity import PersonCreated, PersonsMerged, PersonSplit, RecordLinked
 from joinedup.contract.models.referral import (
@@ -38,6 +37,7 @@ from joinedup.contract.models.referral import (
     ReferralReceived,
     ReferralWithdrawn,
 )
+from joinedup.contract.models.shared_records import PersonRecord, RecordRef
 from joinedup.contract.vocabularies import AssessmentTypes, vocabularies
 from joinedup.projections.alerts.detector import Occurrence, RepeatFinding, find_repeats
 from joinedup.projections.person_view import lifecycle as lc
