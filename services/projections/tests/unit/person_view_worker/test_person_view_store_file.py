@@ -4,6 +4,7 @@ query API read it (no broker: batches go straight through the worker's processor
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,19 @@ def test_setting_stop_ends_every_worker() -> None:
     asyncio.run(scenario())
     assert first.stopped
     assert second.stopped
+
+
+def test_the_reader_sees_an_empty_view_while_the_worker_has_created_the_file_but_not_its_tables(
+    tmp_path: Path,
+) -> None:
+    from joinedup.projections.person_view.read_model import PersonSearch
+    from joinedup.projections.person_view.reader_sqlite import ReadOnlySqlitePersonViewReader
+
+    path = tmp_path / "person-view.sqlite"
+    sqlite3.connect(path).close()  # the file exists, no table yet
+    reader = ReadOnlySqlitePersonViewReader(path)
+    try:
+        assert reader.person_of_record("police", "PN-1") is None
+        assert reader.find_persons(PersonSearch(family_name="Example")) == []
+    finally:
+        reader.close()

@@ -2,8 +2,8 @@
 
 One connection per thread (sqlite3 connections belong to the thread that made them; FastAPI runs the routes
 in a thread pool), each call one read transaction, so a call sees one committed batch of the worker, never
-half of one (WAL lets readers and the writer work at once). Until the worker has created the file the view
-is empty.
+half of one (WAL lets readers and the writer work at once). Until the worker has created the file and its
+tables the view is empty.
 """
 
 from __future__ import annotations
@@ -42,7 +42,13 @@ class ReadOnlySqlitePersonViewReader:
             isolation_level=None,
             check_same_thread=False,  # closed from another thread at shutdown, used by one thread only
         )
-        store = SqlitePersonViewStore(connection)
+        try:
+            store = SqlitePersonViewStore(connection)
+        except sqlite3.OperationalError:
+            # The worker has created the file but not yet its tables (a read-only connection cannot):
+            # the view is still empty; try again on the next call.
+            connection.close()
+            return None
         self._local.store = store
         with self._lock:
             self._connections.append(connection)
