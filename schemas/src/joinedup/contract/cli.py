@@ -27,6 +27,20 @@ RootOption = Annotated[
 ]
 
 
+RUN_GROUP = "run"
+
+
+def run_group(app: typer.Typer) -> typer.Typer:
+    """The shared ``joinedup run`` group every service adds its verb to: the one another package registered
+    already, or a new one (the root CLI loads packages in any order and never imports a service)."""
+    for group in app.registered_groups:
+        if group.name == RUN_GROUP and group.typer_instance is not None:
+            return group.typer_instance
+    run = typer.Typer(help="Run a joinedup service in the foreground.", no_args_is_help=True)
+    app.add_typer(run, name=RUN_GROUP)
+    return run
+
+
 def register(app: typer.Typer) -> None:
     """Entry point of the ``joinedup.cli`` group: adds ``joinedup schemas ...`` and ``joinedup publish``."""
     app.add_typer(schemas_app, name="schemas")

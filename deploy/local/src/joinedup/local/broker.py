@@ -8,7 +8,6 @@ storage, logs, pid file), so tests can run throwaway brokers beside the one ``jo
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import os
 import secrets
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from joinedup.local.layout import kafka_deploy_dir
+from joinedup.local.processes import cmdline, pid_alive, terminate, wait_gone
 
 KAFKA_MAIN = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
@@ -173,34 +173,6 @@ def broker_answers(bootstrap: str, timeout_s: float = 2.0) -> bool:
         admin.close()
 
 
-def _pid_alive(pid: int) -> bool:
-    """True while the process, or any of its threads, still exists.
-
-    A killed JVM's main thread turns zombie before its other threads have exited and released the
-    process's sockets, so "zombie" alone does not mean gone: only a zombie with no other threads is.
-    """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-        threads = len(os.listdir(f"/proc/{pid}/task"))
-    except OSError:
-        return False
-    return not (state == "Z" and threads <= 1)
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
-
-
 class LocalBroker:
     """One broker, one data folder: ``<data_dir>/{server.properties, kraft/, logs/, broker.pid}``."""
 
@@ -250,9 +222,9 @@ class LocalBroker:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             return None
-        cmd = _cmdline(pid)
+        cmd = cmdline(pid)
         if KAFKA_MAIN not in cmd or str(self.config_path) not in cmd:
             return None  # the pid was reused by some other process
         return pid
@@ -349,7 +321,7 @@ class LocalBroker:
             if broker_answers(self.bootstrap, timeout_s=1.0):
                 return proc.pid
             time.sleep(0.25)
-        self._terminate(proc.pid, grace_s=5.0)
+        terminate(proc.pid, grace_s=5.0)
         proc.wait()
         self.pid_file.unlink(missing_ok=True)
         raise BrokerDidNotStart(
@@ -363,7 +335,7 @@ class LocalBroker:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        self._terminate(pid, grace_s)
+        terminate(pid, grace_s)
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -372,29 +344,4 @@ class LocalBroker:
         pid = self.pid()
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
-            _wait_gone(pid, 10.0)
-
-    @staticmethod
-    def _terminate(pid: int, grace_s: float) -> None:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        if not _wait_gone(pid, grace_s):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                return
-            _wait_gone(pid, 10.0)
-
-
-def _wait_gone(pid: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        # Reap it if it is our child (it would linger as a zombie otherwise).
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        if not _pid_alive(pid):
-            return True
-        time.sleep(0.1)
-    return False
+            wait_gone(pid, 10.0)

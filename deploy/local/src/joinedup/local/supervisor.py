@@ -10,7 +10,6 @@ from another shell or after ``up --detach``.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,9 +17,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from joinedup.local.broker import BrokerError, _cmdline, _pid_alive, _wait_gone
+from joinedup.local.broker import BrokerError
 from joinedup.local.layout import state_dir
 from joinedup.local.manifests import PROCESSES
+from joinedup.local.processes import cmdline, pid_alive, terminate
 
 BROKER_MARKER = "broker.started-by-up"
 
@@ -55,9 +55,9 @@ def _running_pid(verb: str) -> int | None:
         pid = int(_pid_file(verb).read_text().strip())
     except (OSError, ValueError):
         return None
-    if not _pid_alive(pid):
+    if not pid_alive(pid):
         return None
-    cmd = _cmdline(pid)
+    cmd = cmdline(pid)
     return pid if "run" in cmd and verb in cmd else None
 
 
@@ -101,13 +101,7 @@ def stop_services(
         _pid_file(verb).unlink(missing_ok=True)
         if pid is None:
             continue
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-        if not _wait_gone(pid, grace_s):
-            os.kill(pid, signal.SIGKILL)
-            _wait_gone(pid, 10.0)
+        terminate(pid, grace_s)
         stopped += 1
         log(f"{verb}: stopped")
     return stopped
@@ -124,7 +118,7 @@ def all_verbs() -> list[str]:
 
 
 def dead_services(processes: Iterable[ServiceProcess]) -> list[ServiceProcess]:
-    return [p for p in processes if not _pid_alive(p.pid)]
+    return [p for p in processes if not pid_alive(p.pid)]
 
 
 def log_tail(path: Path, lines: int = 15) -> str:

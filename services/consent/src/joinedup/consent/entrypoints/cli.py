@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from joinedup.consent.settings import ConsentSettings
+from joinedup.contract.cli import run_group
 
 console = Console()
 errors = Console(stderr=True)
@@ -203,16 +204,6 @@ def run_consent() -> None:
     run(ConsentSettings())
 
 
-def _run_group(app: typer.Typer) -> typer.Typer:
-    """The ``run`` group: the one another package registered already, or a new one."""
-    for group in app.registered_groups:
-        if group.name == "run" and group.typer_instance is not None:
-            return group.typer_instance
-    run_app = typer.Typer(help="Run a joinedup service.", no_args_is_help=True)
-    app.add_typer(run_app, name="run")
-    return run_app
-
-
 def register(app: typer.Typer) -> None:
     """Add ``consent`` (trail, agreement add / end) and ``run consent`` to the root ``joinedup`` app."""
     consent_app = typer.Typer(
@@ -224,4 +215,4 @@ def register(app: typer.Typer) -> None:
     consent_app.command("trail")(trail)
     consent_app.add_typer(agreement_app, name="agreement")
     app.add_typer(consent_app, name="consent")
-    _run_group(app).command("consent")(run_consent)
+    run_group(app).command("consent")(run_consent)

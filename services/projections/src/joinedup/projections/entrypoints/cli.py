@@ -22,27 +22,16 @@ from typing import Annotated
 
 import typer
 
+from joinedup.contract.cli import run_group
 from joinedup.contract.settings import KafkaSettings
 from joinedup.contract.topics import IDENTITY_ASSERTIONS, IDENTITY_EVENTS
 from joinedup.projections.entrypoints.audit_cli import register_audit
 from joinedup.projections.settings import ProjectionsSettings
 
-RUN_GROUP = "run"
-
 DataDir = Annotated[
     Path | None,
     typer.Option("--data-dir", help="The projections data folder (default: JOINEDUP_PROJECTIONS_DATA_DIR)."),
 ]
-
-
-def _run_group(app: typer.Typer) -> typer.Typer:
-    """The shared ``joinedup run`` group: the one another service registered already, or a new one."""
-    for group in app.registered_groups:
-        if group.name == RUN_GROUP and group.typer_instance is not None:
-            return group.typer_instance
-    run = typer.Typer(help="Run a joinedup service in the foreground.", no_args_is_help=True)
-    app.add_typer(run, name=RUN_GROUP)
-    return run
 
 
 def _settings(data_dir: Path | None) -> ProjectionsSettings:
@@ -206,7 +195,7 @@ def register(app: typer.Typer) -> None:
     projections.command("rebuild")(rebuild)
     projections.command("hash")(hash_)
     app.add_typer(projections, name="projections")
-    run = _run_group(app)
+    run = run_group(app)
     run.command("projections")(run_projections)
     run.command("api")(run_api)
     register_audit(app)

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import typer
 
-RUN_GROUP = "run"
-
-
-def run_group(app: typer.Typer) -> typer.Typer:
-    """The shared ``joinedup run`` group: the one another service registered already, or a new one."""
-    for group in app.registered_groups:
-        if group.name == RUN_GROUP and group.typer_instance is not None:
-            return group.typer_instance
-    run = typer.Typer(help="Run a joinedup service in the foreground.", no_args_is_help=True)
-    app.add_typer(run, name=RUN_GROUP)
-    return run
+from joinedup.contract.cli import run_group
 
 
 def referral() -> None:
