@@ -6,6 +6,7 @@ agency access to its own intake and receipts topics only, and hold no real secre
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import re
@@ -299,33 +300,63 @@ def test_the_build_context_leaves_out_local_state_and_caches() -> None:
 # ------------------------------------------------------------------------------------------------ workloads
 
 
+def _verb_containers() -> list[tuple[dict[str, Any], dict[str, Any], str]]:
+    """(workload, container, verb) for every container of every workload."""
+    found = []
+    for workload in _workloads():
+        for container in _containers(workload):
+            verb = _run_verb(_argv_of_container(container))
+            assert verb is not None, (workload["metadata"]["name"], container["name"])
+            found.append((workload, container, verb))
+    return found
+
+
+def _data_dir(container: dict[str, Any], verb: str) -> str:
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    value: str = env[f"JOINEDUP_{verb.upper()}_DATA_DIR"]
+    return value
+
+
 def test_every_kubernetes_workload_runs_one_of_the_same_verbs_from_the_joinedup_image() -> None:
     verbs = []
-    for workload in _workloads():
-        (container,) = _containers(workload)
+    for _workload, container, verb in _verb_containers():
         assert container["image"].split(":")[0] == "joinedup"
-        verb = _run_verb(_argv_of_container(container))
-        assert verb is not None, workload["metadata"]["name"]
         verbs.append(verb)
     assert sorted(verbs) == sorted(VERBS)
     compose_verbs = {_run_verb(_argv_of_compose_service(s)) for s in _compose()["services"].values()}
     assert set(verbs) == compose_verbs - {None}
 
 
-def test_workers_with_shard_stores_are_statefulsets_with_their_data_dir_on_a_claim() -> None:
-    for workload in _workloads():
-        (container,) = _containers(workload)
-        verb = _run_verb(_argv_of_container(container))
-        assert verb is not None
-        if verb == "api":
-            continue
+def test_every_process_keeps_its_data_dir_on_a_statefulsets_claim() -> None:
+    for workload, container, verb in _verb_containers():
         assert workload["kind"] == "StatefulSet", verb
         claims = {c["metadata"]["name"] for c in workload["spec"]["volumeClaimTemplates"]}
-        env = {e["name"]: e.get("value") for e in container["env"]}
-        data_dir = env[f"JOINEDUP_{verb.upper()}_DATA_DIR"]
+        data_dir = _data_dir(container, verb)
         assert any(
             m["name"] in claims and data_dir.startswith(m["mountPath"]) for m in container["volumeMounts"]
-        )
+        ), verb
+
+
+def test_the_query_api_reads_the_person_view_where_the_projections_worker_writes_it() -> None:
+    def mounted_dir(container: dict[str, Any], verb: str) -> tuple[str, str]:
+        data_dir = _data_dir(container, verb)
+        (mount,) = [m for m in container["volumeMounts"] if data_dir.startswith(m["mountPath"])]
+        return mount["name"], data_dir
+
+    placed = {
+        verb: (workload["metadata"]["name"], container) for workload, container, verb in _verb_containers()
+    }
+    assert placed["api"][0] == placed["projections"][0], "the API must share the projections pod"
+    assert mounted_dir(placed["api"][1], "api") == mounted_dir(placed["projections"][1], "projections")
+    services = _compose()["services"]
+    assert (
+        services["api"]["environment"]["JOINEDUP_API_DATA_DIR"]
+        == (services["projections"]["environment"]["JOINEDUP_PROJECTIONS_DATA_DIR"])
+    )
+    volume_of = {
+        name: {v.split(":")[0] for v in services[name]["volumes"]} for name in ("api", "projections")
+    }
+    assert volume_of["api"] == volume_of["projections"]
 
 
 def test_every_container_has_cpu_and_memory_requests_and_limits() -> None:
@@ -346,23 +377,32 @@ def test_workloads_run_as_a_non_root_user_with_a_read_only_root() -> None:
 
 
 def test_the_query_api_and_the_consent_decision_api_are_behind_services() -> None:
-    ports = {}
+    served = {}
     for service in _k8s_resources("Service"):
+        selector = service["spec"]["selector"]["app.kubernetes.io/name"]
         for port in service["spec"].get("ports", []):
-            ports[service["spec"]["selector"]["app.kubernetes.io/name"]] = port["port"]
-    assert ports == {"api": 8080, "consent": 8081}
-    labels = {w["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] for w in _workloads()}
-    assert set(ports) <= labels
+            pods = [
+                w
+                for w in _workloads()
+                if w["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] == selector
+            ]
+            (verb,) = [
+                _run_verb(_argv_of_container(c))
+                for w in pods
+                for c in _containers(w)
+                if port["port"] in {p["containerPort"] for p in c.get("ports", [])}
+            ]
+            served[service["metadata"]["name"]] = (verb, port["port"])
+    assert served == {"joinedup-api": ("api", 8080), "joinedup-consent": ("consent", 8081)}
 
 
 def test_each_workload_connects_to_kafka_with_its_own_kafka_user_certificate() -> None:
     users = {u["metadata"]["name"] for u in _k8s_resources("KafkaUser")}
-    for workload in _workloads():
-        (container,) = _containers(workload)
-        verb = _run_verb(_argv_of_container(container))
+    for workload, container, verb in _verb_containers():
         process = next(p for p in PROCESSES if p.verb == verb)
         volumes = {v["name"]: v for v in workload["spec"]["template"]["spec"]["volumes"]}
-        assert volumes["kafka-user"]["secret"]["secretName"] == process.user
+        (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/etc/joinedup/kafka-user"]
+        assert volumes[mount["name"]]["secret"]["secretName"] == process.user
         assert process.user in users
 
 
@@ -494,11 +534,13 @@ def test_the_image_bakes_in_no_credentials() -> None:
     [
         ("JOINEDUP_REFERRAL_", "joinedup.referral.bootstrap:ReferralSettings"),
         ("JOINEDUP_CONSENT_", "joinedup.consent.settings:ConsentSettings"),
+        ("JOINEDUP_PROJECTIONS_", "joinedup.projections.settings:ProjectionsSettings"),
+        ("JOINEDUP_API_", "joinedup.projections.settings:ApiSettings"),
     ],
 )
 def test_every_service_setting_the_deployments_set_exists(prefix: str, settings_path: str) -> None:
     module_name, class_name = settings_path.split(":")
-    module = pytest.importorskip(module_name)
+    module = importlib.import_module(module_name)
     fields = set(getattr(module, class_name).model_fields)
     names = {k for s in _compose()["services"].values() for k in s.get("environment", {})}
     names |= {e["name"] for w in _workloads() for c in _containers(w) for e in c.get("env", [])}

@@ -262,21 +262,19 @@ def up(
             supervisor.mark_broker_started()
         bootstrap = broker.bootstrap
     topics_apply(bootstrap=bootstrap)
-    processes = supervisor.start_services(verbs, service_env(bootstrap), log=lambda m: console.print(m))
+    env = service_env(bootstrap)
+    processes = supervisor.start_services(verbs, env, log=lambda m: console.print(m))
     console.print(f"logs: {supervisor.logs_dir()}")
     if detach:
         console.print("running in the background; `joinedup down` stops everything")
         return
     console.print("[bold]running[/] — Ctrl-C stops every service (and the broker, if `up` started it)")
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill <pid>` stops as cleanly as Ctrl-C
+    budget = supervisor.RestartBudget()
     try:
         while True:
             time.sleep(1.0)
-            for dead in supervisor.dead_services(processes):
-                console.print(
-                    f"[red]{dead.verb} exited[/]; last lines of {dead.log}:\n{supervisor.log_tail(dead.log)}"
-                )
-                processes.remove(dead)
+            supervisor.restart_dead(processes, env, budget, time.monotonic(), log=lambda m: console.print(m))
     except KeyboardInterrupt:
         console.print("stopping ...")
     finally:

@@ -5,16 +5,21 @@ service as its own process (``joinedup run <verb>``, exactly what the containers
 ``.joinedup/logs/<verb>.log`` and its pid in ``.joinedup/run/<verb>.pid``. In the foreground it watches them
 until Ctrl-C, then stops them all (and the broker, if it started it). ``down`` stops what the pid files name,
 from another shell or after ``up --detach``.
+
+A service that dies while ``up`` watches is started again (every worker is safe to kill -9 and resume: its
+store holds its state and offsets), at most ``RestartBudget.limit`` times in ``RestartBudget.window_s``
+seconds; past that it stays down and ``up`` says so, rather than restarting a service that cannot start.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from joinedup.local.broker import BrokerError
@@ -118,7 +123,54 @@ def all_verbs() -> list[str]:
 
 
 def dead_services(processes: Iterable[ServiceProcess]) -> list[ServiceProcess]:
-    return [p for p in processes if not pid_alive(p.pid)]
+    dead = []
+    for process in processes:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(process.pid, os.WNOHANG)  # reap our own child, or it lingers as a zombie
+        if not pid_alive(process.pid):
+            dead.append(process)
+    return dead
+
+
+@dataclass
+class RestartBudget:
+    """How often a service that died is started again: at most ``limit`` restarts in any ``window_s``."""
+
+    limit: int = 5
+    window_s: float = 120.0
+    _restarts: dict[str, list[float]] = field(default_factory=dict)
+
+    def allow(self, verb: str, now: float) -> bool:
+        """Spend one restart of ``verb`` at monotonic time ``now``; False once the budget is spent."""
+        recent = [t for t in self._restarts.get(verb, []) if now - t < self.window_s]
+        allowed = len(recent) < self.limit
+        if allowed:
+            recent.append(now)
+        self._restarts[verb] = recent
+        return allowed
+
+
+def restart_dead(
+    processes: list[ServiceProcess],
+    env: Mapping[str, str],
+    budget: RestartBudget,
+    now: float,
+    log: Callable[[str], None] = lambda _m: None,
+) -> list[str]:
+    """One watch step: start again each watched service that died, within the budget.
+
+    ``processes`` is updated in place; returns the verbs given up on (they are no longer watched).
+    """
+    given_up: list[str] = []
+    for dead in dead_services(processes):
+        processes.remove(dead)
+        log(f"{dead.verb} exited; last lines of {dead.log}:\n{log_tail(dead.log)}")
+        if budget.allow(dead.verb, now):
+            processes.extend(start_services([dead.verb], env, log=log))
+        else:
+            log(f"{dead.verb}: died {budget.limit} times within {budget.window_s:.0f} s; not restarting it")
+            given_up.append(dead.verb)
+    return given_up
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
