@@ -47,3 +47,9 @@ def test_a_record_without_a_date_of_birth_still_meets_its_full_name() -> None:
     a = keys(given_names="Kirsty", family_name="Hall")
     b = keys(given_names="Kirsty", family_name="Hall", date_of_birth=date(1995, 5, 30))
     assert "fn:KIRSTY:HALL" in a & b
+
+
+def test_a_name_order_swap_without_a_date_of_birth_still_meets_its_full_name() -> None:
+    a = keys(given_names="Hall", family_name="Kirsty")
+    b = keys(given_names="Kirsty", family_name="Hall", date_of_birth=date(1995, 5, 30))
+    assert "fo:HALL:KIRSTY" in a & b

@@ -11,6 +11,7 @@ def test_a_perfect_partition_scores_one_everywhere() -> None:
     report = evaluate({k: f"p-{v}" for k, v in TRUTH.items()}, TRUTH)
     assert report.pairwise.f1 == 1.0
     assert report.cluster.f1 == 1.0
+    assert report.bcubed.f1 == 1.0
     assert (report.false_merges, report.false_splits) == (0, 0)
 
 
@@ -42,3 +43,22 @@ def test_conflicting_pairs_counts_records_with_different_identifiers_in_one_pers
     predicted = {"r1": "x", "r2": "x", "r3": "x", "r4": "y"}
     nhs = {"r1": "111", "r2": "111", "r3": "222", "r4": None}
     assert conflicting_pairs(predicted, nhs) == 2
+
+
+def test_b_cubed_charges_a_stray_record_only_its_own_share() -> None:
+    # A's three records split 2 + 1; B and C right.
+    predicted = {"a1": "x", "a2": "x", "a3": "y", "b1": "z", "b2": "z", "c1": "w"}
+    report = evaluate(predicted, TRUTH)
+    assert report.bcubed.precision == 1.0
+    # recall per record: a1, a2: 2/3; a3: 1/3; b1, b2, c1: 1 -> (2/3 + 2/3 + 1/3 + 3) / 6
+    assert report.bcubed.recall == pytest.approx((5 / 3 + 3) / 6)
+    # the exact-cluster measure counts all of A as wrong
+    assert report.cluster.recall == pytest.approx(2 / 3)
+
+
+def test_b_cubed_precision_falls_when_two_true_persons_share_one_predicted_person() -> None:
+    predicted = {"a1": "x", "a2": "x", "a3": "x", "b1": "x", "b2": "x", "c1": "w"}
+    report = evaluate(predicted, TRUTH)
+    # a*: 3/5 each, b*: 2/5 each, c1: 1 -> (9/5 + 4/5 + 1) / 6
+    assert report.bcubed.precision == pytest.approx((13 / 5 + 1) / 6)
+    assert report.bcubed.recall == 1.0

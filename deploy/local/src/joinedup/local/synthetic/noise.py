@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict, Field
 
 _P = Field(ge=0.0, le=1.0)
@@ -11,8 +13,12 @@ class NoiseLevel(BaseModel):
     """Probabilities of each error, per record (or per person where it says so).
 
     ``scaled(f)`` multiplies every error rate by ``f`` (capped at 1); formatting variations (spacing, case,
-    abbreviations, a dropped NI suffix) are not errors and are not scaled.
+    abbreviations, a dropped NI suffix) are not errors and are not scaled, and neither are the shares in
+    ``UNSCALED`` (``old_family_name`` is the share of a married person's records that still carry the former
+    surname: scaling it to 1.0 would make every record agree, i.e. *less* noise).
     """
+
+    UNSCALED: ClassVar[frozenset[str]] = frozenset({"old_family_name"})
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -43,7 +49,7 @@ class NoiseLevel(BaseModel):
         values = {
             key: min(1.0, value * factor)
             for key, value in self.model_dump().items()
-            if isinstance(value, float)
+            if isinstance(value, float) and key not in self.UNSCALED
         }
         return self.model_copy(update={**values, "name": name or f"{self.name}x{factor:g}"})
 

@@ -179,7 +179,9 @@ class _Recorder:
                 born = born + timedelta(days=self.rng.choice((-10, -2, -1, 1, 2, 10)))
             else:
                 year = born.year + self.rng.choice((-10, -1, 1, 10))
-                born = born.replace(year=year, day=min(born.day, 28))
+                # a slip in the year leaves day and month as they were (29 February has no twin in most years)
+                leap_day = (born.month, born.day) == (2, 29)
+                born = born.replace(year=year, day=28 if leap_day else born.day)
         return born
 
     def _sex(self, person: TruePerson) -> str | None:

@@ -30,6 +30,8 @@ def blocking_keys(f: Features) -> tuple[str, ...]:
         # The full name without the year: finds the records whose date of birth is missing or wrong.
         for given in {f.given[0], *f.given_canonical}:
             keys.add(f"fn:{given}:{f.family}")
+        # The first given name and the surname in either order: finds a name-order swap without a date.
+        keys.add("fo:" + ":".join(sorted((f.given[0], f.family))))
     if f.family_soundex:
         keys.add(f"ps:{f.family_soundex}:{year}")
         if f.given:

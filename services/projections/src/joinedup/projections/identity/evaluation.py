@@ -1,4 +1,12 @@
-"""Quality of a partition against ground truth: pairwise and cluster precision / recall / F1, false merges.
+"""Quality of a partition against ground truth: pairwise, exact-cluster and B-cubed precision / recall / F1,
+false merges.
+
+* pairwise: over pairs of records placed together / truly together;
+* cluster (exact): a predicted person counts only when it holds exactly the records of one true person, so one
+  stray record makes the whole person wrong (the measure the identity targets are set on);
+* B-cubed (Bagga and Baldwin, 1998): per record, the share of its predicted person that is truly its person
+  (precision) and the share of its true person that its predicted person holds (recall), averaged over
+  records; one stray record costs only that record's share.
 
 Works on any hashable record key (``RecordKey`` or a plain ``(agency, local_id)`` tuple) and any person label.
 """
@@ -28,6 +36,11 @@ class Scores(BaseModel):
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         return cls(precision=precision, recall=recall, f1=f1)
 
+    @classmethod
+    def of_shares(cls, precision: float, recall: float) -> Scores:
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return cls(precision=precision, recall=recall, f1=f1)
+
 
 class QualityReport(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -37,6 +50,9 @@ class QualityReport(BaseModel):
     predicted_persons: int
     pairwise: Scores
     cluster: Scores
+    """Exact-cluster scores: predicted persons identical to a true person."""
+    bcubed: Scores
+    """B-cubed scores: per-record overlap of predicted and true person, averaged over records."""
     false_merges: int
     """Predicted persons holding records of more than one true person."""
     false_splits: int
@@ -71,6 +87,11 @@ def evaluate(predicted: Mapping[K, str], truth: Mapping[K, str]) -> QualityRepor
     predicted_sets = {frozenset(c) for c in predicted_clusters.values()}
     true_sets = {frozenset(c) for c in true_clusters.values()}
     exact = len(predicted_sets & true_sets)
+    bcubed_precision = sum(
+        cells[(placed[key], truth[key])] / len(predicted_clusters[placed[key]]) for key in truth
+    )
+    bcubed_recall = sum(cells[(placed[key], truth[key])] / len(true_clusters[truth[key]]) for key in truth)
+    records = max(1, len(truth))
     truths_per_prediction = Counter(label for label, _ in cells)
     predictions_per_truth = Counter(person for _, person in cells)
     return QualityReport(
@@ -79,6 +100,7 @@ def evaluate(predicted: Mapping[K, str], truth: Mapping[K, str]) -> QualityRepor
         predicted_persons=len(predicted_sets),
         pairwise=Scores.of(correct_pairs, predicted_pairs, true_pairs),
         cluster=Scores.of(exact, len(predicted_sets), len(true_sets)),
+        bcubed=Scores.of_shares(bcubed_precision / records, bcubed_recall / records),
         false_merges=sum(1 for n in truths_per_prediction.values() if n > 1),
         false_splits=sum(1 for n in predictions_per_truth.values() if n > 1),
     )

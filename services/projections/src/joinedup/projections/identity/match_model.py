@@ -1,7 +1,7 @@
 """The versioned Fellegi-Sunter model: m / u probabilities per comparison level, thresholds, block cap.
 
-The model lives in a YAML file shipped with the package (data/model_v1.yaml). Its ``version`` is recorded in
-every identity event.
+The model lives in a YAML file shipped with the package (data/model_v2.yaml; earlier versions stay beside it).
+Its ``version`` is recorded in every identity event.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ FIELD_LEVELS: dict[str, tuple[str, ...]] = {
     "ni_number": ("near", "disagree"),
 }
 
-DEFAULT_MODEL_FILE = "model_v1.yaml"
+DEFAULT_MODEL_FILE = "model_v2.yaml"
 
 
 class MatchModelError(ValueError):

@@ -69,6 +69,32 @@ def _typo(a: str, b: str, jaro_winkler: float) -> bool:
     return distance == 2 and len(a) == len(b) and bool(JaroWinkler.similarity(a, b) >= jaro_winkler)
 
 
+def _typo_of_a_variant(name: str, variants: tuple[str, ...], jaro_winkler: float) -> bool:
+    # A typo is at most one letter longer or shorter: the length test spares most string comparisons.
+    return any(abs(len(v) - len(name)) <= 1 and _typo(name, v, jaro_winkler) for v in variants)
+
+
+def nickname_slip(a: Features, b: Features, jaro_winkler: float) -> bool:
+    """One first name is a slip away from a nickname or full form of the other (JMES for JIM's JAMES, AHDY
+    for ANDREW's ANDY)."""
+    if not a.given or not b.given:
+        return False
+    return _typo_of_a_variant(a.given[0], b.given_variants, jaro_winkler) or _typo_of_a_variant(
+        b.given[0], a.given_variants, jaro_winkler
+    )
+
+
+def sex_neutral_slip(a: str, b: str) -> bool:
+    """Two adjacent letters swapped (WILLAIM) or one letter doubled (DEECLAN): slips that do not turn a name
+    into another sex's name, unlike JOHN / JOAN, PAUL / PAULA or LOUIS / LOUISE."""
+    if len(a) == len(b):
+        return a != b and DamerauLevenshtein.distance(a, b) == 1 and sorted(a) == sorted(b)
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    if len(long) - len(short) != 1:
+        return False
+    return any(long[i] == long[i - 1] and long[:i] + long[i + 1 :] == short for i in range(1, len(long)))
+
+
 def given_name_level(a: Features, b: Features, jaro_winkler: float) -> str | None:
     if not a.given or not b.given:
         return None
@@ -104,6 +130,13 @@ def family_name_level(a: Features, b: Features, jaro_winkler: float) -> str | No
     return "disagree"
 
 
+def _two_digit_year_slip(a: int, b: int) -> bool:
+    """Years whose last two digits are one keystroke apart (98 / 08, 85 / 58), within a century."""
+    return (
+        a != b and abs(a - b) < 100 and DamerauLevenshtein.distance(f"{a % 100:02d}", f"{b % 100:02d}") <= 1
+    )
+
+
 def date_of_birth_level(fa: Features, fb: Features) -> str | None:
     a, b = fa.dob, fb.dob
     if a is None or b is None or fa.dob_digits is None or fb.dob_digits is None:
@@ -116,7 +149,8 @@ def date_of_birth_level(fa: Features, fb: Features) -> str | None:
     slips = DamerauLevenshtein.distance(fa.dob_digits, fb.dob_digits)
     days = abs((a - b).days)
     # One part wrong by one keystroke or a few days: 1980-03-14 / 1980-03-17, 1962 / 1972; not 1962 / 1990.
-    if differing == 1 and (slips <= 1 or days <= _ONE_PART_DAYS):
+    # A year is often keyed as two digits (DD/MM/YY forms), so 1998 / 2008 and 1990 / 2000 are one slip too.
+    if differing == 1 and (slips <= 1 or days <= _ONE_PART_DAYS or _two_digit_year_slip(a.year, b.year)):
         return "one-part"
     if days <= _NEAR_DAYS or slips <= 2:
         return "near"
@@ -177,6 +211,10 @@ class Matcher:
         (possibly swapped) features of ``b`` whose names were compared."""
         given = given_name_level(a, b, self._jw)
         family = family_name_level(a, b, self._jw)
+        if given == "disagree" and family not in (None, "disagree") and nickname_slip(a, b, self._jw):
+            # A nickname with a slip in it: weak, like "similar" (tried only when the surnames agree, as
+            # nothing else would make the pair worth a second look).
+            given = "similar"
         if given != "disagree" and family != "disagree":
             return given, family, False, b
         best_weight = self._weight("given_name", given) + self._weight("family_name", family)
@@ -251,7 +289,8 @@ class Matcher:
         if swapped:
             agreed.append(NAMES_SWAPPED)
         score = round(score, 4)
-        verdict, linked_by, reason = self._verdict(rule, score, given, family, dob, sex)
+        sex_neutral = given == "typo" and not swapped and sex_neutral_slip(a.given[0], b.given[0])
+        verdict, linked_by, reason = self._verdict(rule, score, given, family, dob, sex, sex_neutral)
         return Comparison(
             verdict,
             linked_by,
@@ -270,8 +309,10 @@ class Matcher:
         family: str | None,
         dob: str | None,
         sex: str | None,
+        sex_neutral: bool = False,
     ) -> tuple[str, str | None, str | None]:
-        """(verdict, rule that linked, review reason)."""
+        """(verdict, rule that linked, review reason). ``sex_neutral``: the given names differ by a slip that
+        cannot make another sex's name (see ``sex_neutral_slip``)."""
         if rule is not None and not levels_contradict_identity(given, family, dob):
             return LINK, rule, None
         if rule is None and (
@@ -287,7 +328,7 @@ class Matcher:
         # much else agrees: that evidence describes the household, not the person.
         names_differ = (
             given == "disagree"
-            or (sex == "disagree" and given in _GIVEN_NAME_DOUBTFUL)
+            or (sex == "disagree" and given in _GIVEN_NAME_DOUBTFUL and not sex_neutral)
             or (given in _GIVEN_NAME_WEAK and dob not in _DATE_OF_BIRTH_INDIVIDUAL)
         )
         if score >= self._link and not names_differ and dob != "disagree":

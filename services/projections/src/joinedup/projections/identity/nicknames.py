@@ -18,10 +18,23 @@ class Nicknames:
             groups[canonical.upper()].add(canonical.upper())
             groups[variant.upper()].add(canonical.upper())
         self._groups = {name: frozenset(canon) for name, canon in groups.items()}
+        members: dict[str, set[str]] = defaultdict(set)
+        for name, canon in groups.items():
+            for canonical in canon:
+                members[canonical].add(name)
+        self._members = {canonical: frozenset(names) for canonical, names in members.items()}
 
     def canonical(self, name: str) -> frozenset[str]:
         """The canonical names ``name`` may stand for; ``{name}`` when it is not in the list."""
         return self._groups.get(name, frozenset((name,)))
+
+    def variants(self, name: str) -> frozenset[str]:
+        """Every name that shares a canonical name with ``name`` (BILL: WILLIAM, WILL, BILLY...), itself
+        included."""
+        found: set[str] = {name}
+        for canonical in self.canonical(name):
+            found |= self._members.get(canonical, frozenset())
+        return frozenset(found)
 
     def equivalent(self, a: str, b: str) -> bool:
         return not self.canonical(a).isdisjoint(self.canonical(b))

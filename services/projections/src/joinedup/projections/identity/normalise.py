@@ -72,6 +72,8 @@ class Features:
     house_number: str | None
     phone: str | None
     email: str | None
+    given_variants: tuple[str, ...] = ()
+    """Every nickname or full form of the first given name but itself, sorted: for a nickname with a slip."""
     swapped: Features | None = None
     """The same record with given and family names exchanged (for name-order swaps), when it has both."""
 
@@ -154,6 +156,7 @@ def _strong_ni(value: str | None) -> tuple[str | None, str | None]:
 class _Names:
     given: tuple[str, ...]
     given_canonical: frozenset[str]
+    given_variants: tuple[str, ...]
     given_phonetic: str | None
     family: str | None
     family_tokens: tuple[str, ...]
@@ -166,6 +169,7 @@ def _names(given: tuple[str, ...], family_tokens: tuple[str, ...], nicknames: Ni
     return _Names(
         given=given,
         given_canonical=nicknames.canonical(given[0]) if given else frozenset(),
+        given_variants=tuple(sorted(nicknames.variants(given[0]) - {given[0]})) if given else (),
         given_phonetic=jellyfish.metaphone(given[0]) if given else None,
         family=family,
         family_tokens=family_tokens,
@@ -179,6 +183,7 @@ def _with_names(base: Features, names: _Names) -> Features:
         base,
         given=names.given,
         given_canonical=names.given_canonical,
+        given_variants=names.given_variants,
         given_phonetic=names.given_phonetic,
         family=names.family,
         family_tokens=names.family_tokens,
@@ -204,6 +209,7 @@ def features_of(record: SourceRecord, nicknames: Nicknames) -> Features:
         ni_any=ni_any,
         given=names.given,
         given_canonical=names.given_canonical,
+        given_variants=names.given_variants,
         given_phonetic=names.given_phonetic,
         family=names.family,
         family_tokens=names.family_tokens,

@@ -37,9 +37,19 @@ def strong_identifier_rule(a: Features, b: Features) -> str | None:
     return None
 
 
+# Name levels that identify the person's own name, slips and nicknames included.
+_GIVEN_NAME_OWN = frozenset({"exact", "nickname", "typo"})
+_FAMILY_NAME_OWN = frozenset({"exact", "partial", "typo"})
+
+
 def levels_contradict_identity(given: str | None, family: str | None, dob: str | None) -> bool:
-    """A date of birth that disagrees outright, or given and family names that both disagree."""
-    return dob == "disagree" or (given == "disagree" and family == "disagree")
+    """Given and family names that both disagree, or a date of birth that disagrees outright while the names
+    do not both agree. The same valid NHS (or NI) number with the person's own given and family names is
+    that person whatever the date of birth says: no keying slip turns one valid number into another
+    (mod-11), and a parent's number on a child's record comes with the child's name."""
+    if given == "disagree" and family == "disagree":
+        return True
+    return dob == "disagree" and not (given in _GIVEN_NAME_OWN and family in _FAMILY_NAME_OWN)
 
 
 def check_assertion_names_two_records(first: RecordKey, second: RecordKey) -> None:
