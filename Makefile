@@ -26,7 +26,10 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml schemas/pyproject.toml services/*/pyproject.toml deploy/local/pyproject.toml
-	$(UV) sync --frozen --all-packages --python $(PYTHON)
+	$(UV) sync --frozen --all-packages --compile-bytecode --python $(PYTHON)
+	@# Byte-compile our own sources too: with PYTHONDONTWRITEBYTECODE set (as on this machine) every process
+	@# would otherwise recompile every module at start (seconds of CPU per worker, API and test subprocess).
+	$(BIN)/python -m compileall -q $(SRC) bench tests
 	@touch $@
 
 bootstrap: $(VENV)/.synced

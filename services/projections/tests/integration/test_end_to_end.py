@@ -5,6 +5,7 @@ access audit topic -> ``joinedup audit verify``."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -320,8 +321,10 @@ def test_three_agencies_one_person_one_alert_enforced_and_audited_reads(
             topic_prefix=unique_prefix,
         )
         api = build_api(api_settings, kafka)
+        started = contextlib.ExitStack()
         try:
-            client = TestClient(api.app)
+            # as a context manager: its start-up opens the decision pool and the audit producer on its loop
+            client = started.enter_context(TestClient(api.app))
             reads = 0
 
             # no basis at all: a uniform 404 (and audited)
@@ -393,6 +396,7 @@ def test_three_agencies_one_person_one_alert_enforced_and_audited_reads(
             refs = {entry["ref"] for entry in trail.json()["trail"]["entries"]}
             assert {"ISA-E2E-1", "council-housing/CS-E2E-1"} <= refs  # the agreement and the withdrawal
         finally:
+            started.close()
             api.close()
 
         # ---- every read is in the audit log; the chain verifies, then fails after a planted edit

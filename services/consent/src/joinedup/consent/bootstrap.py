@@ -147,7 +147,13 @@ async def serve(
     """The loops and the API on one event loop, until Ctrl-C / SIGTERM, ``stop``, or a loop fails."""
     stop = stop or asyncio.Event()
     server = uvicorn.Server(
-        uvicorn.Config(process.app, host=settings.api_host, port=settings.api_port, log_level="info")
+        uvicorn.Config(
+            process.app,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level="info",
+            access_log=False,  # no log line per decision request (the query API audits every read)
+        )
     )
     loops = asyncio.create_task(run_loops(process, stop), name="consent loops")
     loops.add_done_callback(lambda _: setattr(server, "should_exit", True))

@@ -36,6 +36,7 @@ from joinedup.projections.api.app import ApiDependencies, Clock, create_app
 from joinedup.projections.api.auth import TokenBook
 from joinedup.projections.api.consent_trail import HttpConsentTrailPort
 from joinedup.projections.api.decisions import HttpDecisionPort
+from joinedup.projections.api.view_cache import CachedPersonViews, SqliteDataVersion
 from joinedup.projections.audit.recorder import KafkaAuditReader, KafkaAuditSink
 from joinedup.projections.identity.worker import IdentityWorker, IdentityWorkerConfig
 from joinedup.projections.ordered_worker import OrderedWorkerConfig, WorkerRole
@@ -192,18 +193,19 @@ def person_view_hash(data_dir: Path) -> str:
 
 @dataclass
 class ApiProcess:
-    """The query API's app and what it holds open."""
+    """The query API's app and what it holds open. The decision pool and the audit producer live on the
+    serving event loop: the app opens them when it starts and closes them when it stops."""
 
     app: FastAPI
     reader: ReadOnlySqlitePersonViewReader
     decisions: HttpDecisionPort
     consent_trail: HttpConsentTrailPort
     audit: KafkaAuditSink
+    view_version: SqliteDataVersion
 
     def close(self) -> None:
-        self.audit.close()
         self.consent_trail.close()
-        self.decisions.close()
+        self.view_version.close()
         self.reader.close()
 
 
@@ -219,30 +221,31 @@ def build_api(
     consent_client: httpx.Client | None = None,
     clock: Clock = _utc_now,
 ) -> ApiProcess:
-    """The query API over the person view's file (read-only), the consent service (``consent_client``, or
-    HTTP to ``settings.consent_url``) and the audit topic, whose chain tail is read here (a broken audit
-    topic fails now, not mid-request)."""
+    """The query API over the person view's file (read-only), the consent service (decisions over HTTP to
+    ``settings.consent_url``; trails through ``consent_client`` or HTTP) and the audit topic, whose chain tail
+    is read here (a broken audit topic fails now, not mid-request). Serve it with uvicorn (uvloop,
+    httptools), or a ``TestClient`` used as a context manager: its start-up opens the adapters."""
     tokens = TokenBook.load(settings.tokens_file, vocabularies().agencies.code_set())
     consent_token = settings.consent_token.get_secret_value() if settings.consent_token else ""
     audit_topic = settings.topic_prefix + AUDIT_ACCESS
     reader = ReadOnlySqlitePersonViewReader(person_view_path(settings.data_dir))
-    decisions = HttpDecisionPort(
-        settings.consent_url, consent_token, timeout_s=settings.consent_timeout_s, client=consent_client
-    )
+    view_version = SqliteDataVersion(person_view_path(settings.data_dir))
+    decisions = HttpDecisionPort(settings.consent_url, consent_token, timeout_s=settings.consent_timeout_s)
     trail = HttpConsentTrailPort(settings.consent_url, consent_token, client=consent_client)
     audit = KafkaAuditSink.connect(kafka.bootstrap_servers, topic=audit_topic)
-    process = ApiProcess(FastAPI(), reader, decisions, trail, audit)
+    process = ApiProcess(FastAPI(), reader, decisions, trail, audit, view_version)
     try:
         audit.start()
         process.app = create_app(
             ApiDependencies(
-                reader=reader,
+                reader=CachedPersonViews(reader, view_version),
                 decisions=decisions,
                 audit=audit,
                 audit_reader=KafkaAuditReader(kafka.bootstrap_servers, audit_topic),
                 consent_trail=trail,
                 tokens=tokens,
                 clock=clock,
+                resources=(decisions, audit),
             )
         )
     except BaseException:
@@ -256,8 +259,8 @@ def _stopped_already(signum: int, frame: object) -> None:
 
 
 def run_api(settings: ApiSettings | None = None, kafka: KafkaSettings | None = None) -> None:
-    """``joinedup run api``: the query API (uvicorn, one worker, no access log) until Ctrl-C or SIGTERM
-    (uvicorn's own signal handling)."""
+    """``joinedup run api``: the query API (uvicorn on uvloop + httptools, one worker, no access log) until
+    Ctrl-C or SIGTERM (uvicorn's own signal handling)."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -265,7 +268,13 @@ def run_api(settings: ApiSettings | None = None, kafka: KafkaSettings | None = N
     process = build_api(settings, kafka or KafkaSettings())
     try:
         config = uvicorn.Config(
-            process.app, host=settings.host, port=settings.port, workers=1, access_log=False
+            process.app,
+            host=settings.host,
+            port=settings.port,
+            workers=1,
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
         )
         # uvicorn stops gracefully on SIGINT / SIGTERM, then raises the signal again for the handler that
         # was there before it: let that one do nothing, so the adapters close and the exit status is 0

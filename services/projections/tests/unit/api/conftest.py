@@ -175,7 +175,7 @@ class PolicyDecisions:
         self.batches: list[list[DecisionQuestion]] = []
         self.error: Exception | None = None
 
-    def decide(self, questions: Sequence[DecisionQuestion]) -> list[DecisionAnswer]:
+    async def decide(self, questions: Sequence[DecisionQuestion]) -> list[DecisionAnswer]:
         self.batches.append(list(questions))
         if self.error is not None:
             raise self.error
@@ -214,10 +214,10 @@ class FlakyAuditLog(InMemoryAuditLog):
         super().__init__()
         self.failing = False
 
-    def append(self, drafts: Sequence[AccessDraft]) -> list:  # type: ignore[type-arg]
+    async def append(self, drafts: Sequence[AccessDraft]) -> list:  # type: ignore[type-arg]
         if self.failing:
             raise AuditUnavailableError("broker down")
-        return super().append(drafts)
+        return await super().append(drafts)
 
 
 class Harness:

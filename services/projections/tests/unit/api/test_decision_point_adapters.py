@@ -1,17 +1,24 @@
-"""The HTTP adapters to the consent service (decisions, trail) over a mock transport, and failing closed."""
+"""The HTTP adapters to the consent service (decisions over a local aiohttp server, trail over a mock
+transport), and failing closed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
+import socket
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from joinedup.projections.api.consent_trail import ConsentTrailUnavailableError, HttpConsentTrailPort
 from joinedup.projections.api.decisions import (
     DECISION_UNAVAILABLE,
+    DecisionAnswer,
     DecisionQuestion,
     DecisionsUnavailableError,
     HttpDecisionPort,
@@ -34,19 +41,39 @@ def question(category: str = "criminal-justice", justification: str | None = Non
     )
 
 
-def port(handler: Callable[[httpx.Request], httpx.Response]) -> HttpDecisionPort:
-    client = httpx.Client(base_url="http://consent", transport=httpx.MockTransport(handler))
-    return HttpDecisionPort("http://consent", "svc-token", client=client)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def served(
+    handler: Handler, questions: list[DecisionQuestion], *, timeout_s: float = 2.0, direct: bool = True
+) -> Any:
+    """Ask ``questions`` through the adapter of a consent service answering with ``handler`` (unless not
+    ``direct``): the answers, or the error the adapter raised; then ``ask_decisions`` over the same server."""
+    app = web.Application()
+    app.router.add_post("/v1/decisions", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    adapter = HttpDecisionPort(str(server.make_url("")), "svc-token", timeout_s=timeout_s)
+    try:
+        answered: Any = None
+        if direct:
+            try:
+                answered = await adapter.decide(questions)
+            except DecisionsUnavailableError as error:
+                answered = error
+        return answered, await ask_decisions(adapter, questions)
+    finally:
+        await adapter.aclose()
+        await server.close()
 
 
 def test_the_batch_is_posted_in_the_consent_services_wire_shape_with_the_service_token() -> None:
-    seen: list[httpx.Request] = []
+    seen: list[tuple[str, str, str, bytes]] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(
-            200,
-            json={
+    async def answer(request: web.Request) -> web.StreamResponse:
+        seen.append((request.method, request.path, request.headers["Authorization"], await request.read()))
+        return web.json_response(
+            {
                 "decisions": [
                     {
                         "permit": True,
@@ -59,14 +86,16 @@ def test_the_batch_is_posted_in_the_consent_services_wire_shape_with_the_service
                     },
                     {"permit": False, "basis_kind": "none", "reason": "no-basis"},
                 ]
-            },
+            }
         )
 
-    answers = port(answer).decide([question(), question("health", "Risk to life reported by crew")])
-    request = seen[0]
-    assert (request.method, request.url.path) == ("POST", "/v1/decisions")
-    assert request.headers["authorization"] == "Bearer svc-token"
-    body = json.loads(request.content)
+    answers, _ = asyncio.run(
+        served(answer, [question(), question("health", "Risk to life reported by crew")])
+    )
+    method, path, authorization, content = seen[0]
+    assert (method, path) == ("POST", "/v1/decisions")
+    assert authorization == "Bearer svc-token"
+    body = json.loads(content)
     assert body["questions"][0] == {
         "subject_records": [{"agency": "police", "local_person_id": "P-9"}],
         "owner": "police",
@@ -83,9 +112,22 @@ def test_the_batch_is_posted_in_the_consent_services_wire_shape_with_the_service
     ]
 
 
-def raising(error: Exception) -> Callable[[httpx.Request], httpx.Response]:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise error
+async def slow(request: web.Request) -> web.StreamResponse:
+    await asyncio.sleep(1.0)
+    return web.json_response({"decisions": []})
+
+
+async def dropped(request: web.Request) -> web.StreamResponse:
+    assert request.transport is not None
+    request.transport.close()
+    return web.Response()
+
+
+def replying(status: int, body: object) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if isinstance(body, str):
+            return web.Response(status=status, text=body)
+        return web.json_response(body, status=status)
 
     return handler
 
@@ -93,42 +135,58 @@ def raising(error: Exception) -> Callable[[httpx.Request], httpx.Response]:
 @pytest.mark.parametrize(
     "handler",
     [
-        raising(httpx.ReadTimeout("slow")),
-        raising(httpx.ConnectError("refused")),
-        lambda request: httpx.Response(500, text="boom"),
-        lambda request: httpx.Response(401, json={"detail": "who?"}),
-        lambda request: httpx.Response(200, text="not json"),
-        lambda request: httpx.Response(200, json={"decisions": [{"permit": "maybe"}]}),
+        slow,
+        dropped,
+        replying(500, "boom"),
+        replying(401, {"detail": "who?"}),
+        replying(200, "not json"),
+        replying(200, {"decisions": [{"permit": "maybe"}]}),
     ],
-    ids=["timeout", "refused", "500", "401", "not-json", "malformed"],
+    ids=["timeout", "dropped", "500", "401", "not-json", "malformed"],
 )
-def test_every_failure_of_the_decision_point_denies_every_question(
-    handler: Callable[[httpx.Request], httpx.Response],
-) -> None:
-    adapter = port(handler)
-    with pytest.raises(DecisionsUnavailableError):
-        adapter.decide([question()])
-    answers = ask_decisions(adapter, [question(), question("health")])
+def test_every_failure_of_the_decision_point_denies_every_question(handler: Handler) -> None:
+    direct, answers = asyncio.run(served(handler, [question(), question("health")], timeout_s=0.3))
+    assert isinstance(direct, DecisionsUnavailableError)
     assert [(a.permit, a.reason) for a in answers] == [(False, DECISION_UNAVAILABLE)] * 2
 
 
+def test_a_consent_service_that_is_not_listening_denies_every_question() -> None:
+    async def ask() -> list[DecisionAnswer]:
+        with socket.socket() as probe:  # a port nobody listens on once closed
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        adapter = HttpDecisionPort(f"http://127.0.0.1:{port}", "svc-token", timeout_s=0.5)
+        try:
+            return await ask_decisions(adapter, [question()])
+        finally:
+            await adapter.aclose()
+
+    assert [(a.permit, a.reason) for a in asyncio.run(ask())] == [(False, DECISION_UNAVAILABLE)]
+
+
 def test_an_answer_count_that_does_not_match_denies_every_question() -> None:
-    adapter = port(
-        lambda request: httpx.Response(200, json={"decisions": [{"permit": True, "basis_kind": "consent"}]})
-    )
-    answers = ask_decisions(adapter, [question(), question("health")])
-    assert not any(a.permit for a in answers)
+    one = replying(200, {"decisions": [{"permit": True, "basis_kind": "consent"}]})
+    _, answers = asyncio.run(served(one, [question(), question("health")]))
+    assert [a.permit for a in answers] == [False, False]
 
 
 def test_no_question_means_no_call() -> None:
-    calls: list[httpx.Request] = []
+    calls: list[web.Request] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    async def handler(request: web.Request) -> web.StreamResponse:
         calls.append(request)
-        return httpx.Response(200, json={"decisions": []})
+        return web.json_response({"decisions": []})
 
-    assert ask_decisions(port(handler), []) == []
+    _, answers = asyncio.run(served(handler, [], direct=False))
+    assert answers == []
     assert calls == []
+
+
+def raising(error: Exception) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise error
+
+    return handler
 
 
 def trail_port(handler: Callable[[httpx.Request], httpx.Response]) -> HttpConsentTrailPort:

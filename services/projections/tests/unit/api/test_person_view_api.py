@@ -368,3 +368,19 @@ def test_another_agencys_record_is_a_404_like_an_unknown_one_and_both_are_audite
     assert other.content == unknown.content
     assert [r.outcome for r in audit_of(api)] == ["denied", "not-found"]
     assert api.reader.person_of_record("police", "police-local") == "p-1"
+
+
+def stages_of(server_timing: str) -> list[str]:
+    return [entry.split(";")[0].strip() for entry in server_timing.split(",")]
+
+
+def test_a_person_read_reports_the_time_of_each_stage_in_server_timing_but_a_404_does_not(api: Any) -> None:
+    found = api.client.get("/v1/persons/p-1", headers=api.headers())
+    unknown = api.client.get("/v1/persons/p-404", headers=api.headers())
+    no_basis = api.client.get("/v1/persons/p-2", headers=api.headers())
+    assert found.status_code == 200
+    assert stages_of(found.headers["Server-Timing"]) == ["view", "decide", "audit"]
+    assert "Server-Timing" not in unknown.headers
+    assert "Server-Timing" not in no_basis.headers
+    assert all(float(e.split("dur=")[1]) >= 0 for e in found.headers["Server-Timing"].split(","))
+    assert "Server-Timing" not in api.client.get("/healthz").headers

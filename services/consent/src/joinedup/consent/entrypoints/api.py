@@ -14,7 +14,7 @@ so a read never sees a half-applied batch. Publishing (blocking) runs in a worke
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -128,8 +128,9 @@ def create_app(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content=jsonable_encoder({"detail": problems})
         )
 
-    def caller(*roles: Role) -> Callable[..., Principal]:
-        def authorised(
+    def caller(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+        # async: a plain dependency would cost each request a thread-pool round trip
+        async def authorised(
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         ) -> Principal:
             principal = tokens.principal(credentials.credentials) if credentials is not None else None

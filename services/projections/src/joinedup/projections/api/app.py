@@ -10,24 +10,34 @@ were withheld for lack of a basis, or a dependency failed), ``denied`` (no basis
 record of another agency), ``not-found`` (nothing there).
 
 Logs carry request ids, person ids, codes and counts only: never names, identifiers, dates of birth or
-justifications (those are in the audit record, for the DPO).
+justifications (those are in the audit record, for the DPO). A read is logged at debug level only (the audit
+topic is its record); break-glass and failures are logged always.
+
+The request path is asynchronous, on the server's one event loop: the dependencies and routes are ``async``
+(no thread hand-offs), the decision call and the audit append are awaited, and the person view read (SQLite,
+read-only, well under a millisecond of CPU per person) runs inline. Only the DPO's slow paths (the audit
+topic scan, the consent trail) go to the thread pool.
 """
 
+import contextlib
 import logging
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response, status
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.datastructures import MutableHeaders
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from joinedup.contract.models.audit import DisclosedItem
 from joinedup.contract.vocabularies import vocabularies
@@ -68,6 +78,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 REQUEST_ID_HEADER = "X-Request-Id"
+SERVER_TIMING_HEADER = "Server-Timing"
 NOT_FOUND = "not found"
 _NOT_FOUND_RESPONSE: dict[int | str, dict[str, Any]] = {404: {"model": NotFoundOut}}
 
@@ -94,6 +105,59 @@ def _new_request_id() -> str:
     return str(uuid.uuid4())
 
 
+class RequestIds:
+    """ASGI middleware: gives every HTTP request an id (``request.state.request_id``, the audit record's
+    correlation id) and returns it in ``X-Request-Id``, errors included; and ``Server-Timing`` on a success
+    whose route timed its stages (never on an error: a uniform 404 must not show how far the request got)."""
+
+    def __init__(self, app: ASGIApp, new_request_id: Callable[[], str]) -> None:
+        self.app = app
+        self.new_request_id = new_request_id
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = self.new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.append(REQUEST_ID_HEADER, request_id)
+                timing = scope["state"].get("server_timing")
+                if timing and message["status"] < 300:  # never on a 404: it would tell the two kinds apart
+                    headers.append(SERVER_TIMING_HEADER, timing)
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+class StageTimer:
+    """Times the stages of a request for its ``Server-Timing`` header (diagnostics: nothing decides on it)."""
+
+    def __init__(self, request: Request) -> None:
+        self._state = request.state
+        self._last = time.perf_counter()
+        self._state.server_timing = ""
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        entry = f"{stage};dur={(now - self._last) * 1000:.2f}"
+        self._state.server_timing = (
+            f"{self._state.server_timing}, {entry}" if self._state.server_timing else entry
+        )
+        self._last = now
+
+
+class AsyncResource(Protocol):
+    """An adapter that holds connections on the serving event loop: opened at start-up, closed at shutdown."""
+
+    async def open(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class ApiDependencies:
     """Everything the API talks to. ``clock`` is the API's only wall clock (the decisions' ``at`` and the
@@ -110,6 +174,8 @@ class ApiDependencies:
     purposes: frozenset[str] | None = None
     """Known purpose codes (default: the vocabulary's)."""
     search_limit: int = 20
+    resources: Sequence[AsyncResource] = ()
+    """Opened when the server starts (in order) and closed when it stops (in reverse order)."""
 
 
 @dataclass(frozen=True)
@@ -153,21 +219,23 @@ def create_app(deps: ApiDependencies) -> FastAPI:
     """The query API over ``deps``."""
     purposes = deps.purposes if deps.purposes is not None else vocabularies().purposes.code_set()
     install_access_log_redaction()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for resource in deps.resources:
+                await resource.open()
+                stack.push_async_callback(resource.aclose)
+            yield
+
     app = FastAPI(
         title="joinedup query API",
         summary="The joined-up person view for caseworkers, and the access audit for DPOs.",
         version="1",
+        lifespan=lifespan,
     )
     bearer = HTTPBearer(auto_error=False)
-
-    class _RequestIds(BaseHTTPMiddleware):
-        async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-            request.state.request_id = deps.new_request_id()
-            response = await call_next(request)
-            response.headers[REQUEST_ID_HEADER] = request.state.request_id
-            return response
-
-    app.add_middleware(_RequestIds)
+    app.add_middleware(RequestIds, new_request_id=deps.new_request_id)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -178,9 +246,8 @@ def create_app(deps: ApiDependencies) -> FastAPI:
         )
 
     # ------------------------------------------------------------------------------ who is calling
-    def authenticated(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> Principal:
+    def authenticated(credentials: HTTPAuthorizationCredentials | None, roles: Sequence[Role]) -> Principal:
+        """The caller's principal: 401 without a known token, 403 for a role not in ``roles``."""
         principal = deps.tokens.principal(credentials.credentials) if credentials is not None else None
         if principal is None:
             raise HTTPException(
@@ -188,22 +255,15 @@ def create_app(deps: ApiDependencies) -> FastAPI:
                 detail="a valid bearer token is required",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        if principal.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"role {principal.role!r} may not do this")
         return principal
 
-    def role(*roles: Role) -> Callable[..., Principal]:
-        def allowed(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
-            if principal.role not in roles:
-                raise HTTPException(
-                    status.HTTP_403_FORBIDDEN, detail=f"role {principal.role!r} may not do this"
-                )
-            return principal
-
-        return allowed
-
-    def caller_of(*roles: Role) -> Callable[..., Caller]:
-        def context(
+    def caller_of(*roles: Role) -> Callable[..., Awaitable[Caller]]:
+        # One dependency (over the bearer scheme) rather than a chain: FastAPI solves each level per request.
+        async def context(
             request: Request,
-            principal: Annotated[Principal, Depends(role(*roles))],
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
             x_purpose: Annotated[
                 str | None, Header(alias="X-Purpose", description="Why you are asking (a purpose code).")
             ] = None,
@@ -214,6 +274,7 @@ def create_app(deps: ApiDependencies) -> FastAPI:
                 ),
             ] = None,
         ) -> Caller:
+            principal = authenticated(credentials, roles)
             problems: list[dict[str, Any]] = []
             if x_purpose is None:
                 problems.append(_problem(["header", "X-Purpose"], "a purpose is required", "missing"))
@@ -242,7 +303,7 @@ def create_app(deps: ApiDependencies) -> FastAPI:
     dpo_caller = Annotated[Caller, Depends(caller_of("dpo"))]
 
     # ------------------------------------------------------------------------------ audit
-    def audit(
+    async def audit(
         caller: Caller,
         request: Request,
         entries: Sequence[tuple[str | None, Outcome, Sequence[DisclosedItem], int]],
@@ -268,7 +329,7 @@ def create_app(deps: ApiDependencies) -> FastAPI:
             for person_id, outcome, disclosed, withheld in entries
         ]
         try:
-            deps.audit.append(drafts)
+            await deps.audit.append(drafts)
         except Exception as error:
             log.error(
                 "request_id=%s route=%s audit append failed (%s): nothing disclosed",
@@ -279,17 +340,18 @@ def create_app(deps: ApiDependencies) -> FastAPI:
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE, detail="the access could not be audited; retry"
             ) from None
-        for person_id, outcome, disclosed, withheld in entries:
-            log.info(
-                "request_id=%s route=%s agency=%s outcome=%s person_id=%s disclosed=%d withheld=%d",
-                caller.request_id,
-                route,
-                caller.principal.agency,
-                outcome,
-                person_id,
-                len(disclosed),
-                withheld,
-            )
+        if log.isEnabledFor(logging.DEBUG):
+            for person_id, outcome, disclosed, withheld in entries:
+                log.debug(
+                    "request_id=%s route=%s agency=%s outcome=%s person_id=%s disclosed=%d withheld=%d",
+                    caller.request_id,
+                    route,
+                    caller.principal.agency,
+                    outcome,
+                    person_id,
+                    len(disclosed),
+                    withheld,
+                )
         if caller.justification is not None:
             log.warning(
                 "break-glass access for DPO review: request_id=%s agency=%s user=%s persons=%d",
@@ -300,36 +362,45 @@ def create_app(deps: ApiDependencies) -> FastAPI:
             )
 
     # ------------------------------------------------------------------------------ enforcement
-    def disclosures(views: Sequence[PersonView], caller: Caller) -> list[Disclosure]:
+    async def disclosures(views: Sequence[PersonView], caller: Caller) -> list[Disclosure]:
         ask = caller.ask()
         questions = decision_questions(views, ask)
-        answers = ask_decisions(deps.decisions, list(questions.values()))
+        answers = await ask_decisions(deps.decisions, list(questions.values()))
         by_key = dict(zip(questions.keys(), answers, strict=True))
         return [disclose_view(view, ask, by_key) for view in views]
 
-    def person_disclosure(person_id: str, caller: Caller, request: Request) -> Disclosure:
-        """The caller's disclosure of the person, audited; a uniform 404 (audited) when it has none."""
+    async def person_disclosure(person_id: str, caller: Caller, request: Request) -> Disclosure:
+        """The caller's disclosure of the person, audited; a uniform 404 (audited) when it has none. The time
+        of each stage goes back in ``Server-Timing`` (view read, decision call, audit append, in ms)."""
+        timing = StageTimer(request)
         view = deps.reader.person(person_id)
+        timing.lap("view")
         if view is None:
-            audit(caller, request, [(person_id, "not-found", (), 0)])
+            await audit(caller, request, [(person_id, "not-found", (), 0)])
+            timing.lap("audit")
             raise _not_found()
-        disclosure = disclosures([view], caller)[0]
+        disclosure = (await disclosures([view], caller))[0]
+        timing.lap("decide")
         if not disclosure.has_basis:
-            audit(caller, request, [(view.person_id, "denied", (), 0)])
+            await audit(caller, request, [(view.person_id, "denied", (), 0)])
+            timing.lap("audit")
             raise _not_found()
         outcome: Outcome = "withheld" if disclosure.withheld else "disclosed"
-        audit(caller, request, [(view.person_id, outcome, disclosure.audit_items(), disclosure.withheld)])
+        await audit(
+            caller, request, [(view.person_id, outcome, disclosure.audit_items(), disclosure.withheld)]
+        )
+        timing.lap("audit")
         return disclosure
 
     person_id_path = Annotated[str, Path(pattern=PERSON_ID_PATTERN, description="A joinedup person id.")]
 
     # ------------------------------------------------------------------------------ routes
     @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/v1/persons", tags=["persons"])
-    def find_persons(
+    async def find_persons(
         params: Annotated[SearchParams, Query()], caller: reader_caller, request: Request
     ) -> SearchOut:
         """Persons matching the search that the caller has some basis to see (an own-agency record or a
@@ -341,7 +412,7 @@ def create_app(deps: ApiDependencies) -> FastAPI:
             if view is not None and view.person_id not in seen:
                 seen.add(view.person_id)
                 views.append(view)
-        visible = [d for d in disclosures(views, caller) if d.has_basis]
+        visible = [d for d in await disclosures(views, caller) if d.has_basis]
         visible_ids = {d.person_id for d in visible}
         entries: list[tuple[str | None, Outcome, Sequence[DisclosedItem], int]] = [
             (d.person_id, "disclosed", d.audit_records(), 0) for d in visible
@@ -349,26 +420,26 @@ def create_app(deps: ApiDependencies) -> FastAPI:
         entries.extend((v.person_id, "denied", (), 0) for v in views if v.person_id not in visible_ids)
         if not entries:
             entries.append((None, "not-found", (), 0))
-        audit(caller, request, entries)
+        await audit(caller, request, entries)
         return SearchOut(
             persons=[PersonMatchOut.of(d) for d in visible], break_glass=caller.justification is not None
         )
 
     @app.get("/v1/persons/{person_id}", tags=["persons"], responses=_NOT_FOUND_RESPONSE)
-    def person(person_id: person_id_path, caller: reader_caller, request: Request) -> PersonViewOut:
+    async def person(person_id: person_id_path, caller: reader_caller, request: Request) -> PersonViewOut:
         """The person's records, the items the caller may see, open alerts addressed to its agency, and how
         many items were withheld. No basis at all (or no such person): 404."""
-        disclosure = person_disclosure(person_id, caller, request)
+        disclosure = await person_disclosure(person_id, caller, request)
         return PersonViewOut.of(disclosure, caller.justification is not None)
 
     @app.get("/v1/persons/{person_id}/timeline", tags=["persons"], responses=_NOT_FOUND_RESPONSE)
-    def timeline(person_id: person_id_path, caller: reader_caller, request: Request) -> TimelineOut:
+    async def timeline(person_id: person_id_path, caller: reader_caller, request: Request) -> TimelineOut:
         """Every status change of every item the caller may see, oldest first, with its source event."""
-        disclosure = person_disclosure(person_id, caller, request)
+        disclosure = await person_disclosure(person_id, caller, request)
         return TimelineOut.of(disclosure, caller.justification is not None)
 
     @app.get("/v1/records/{agency}/{local_person_id}", tags=["records"], responses=_NOT_FOUND_RESPONSE)
-    def record_person(
+    async def record_person(
         agency: Annotated[str, Path(pattern=AGENCY_PATTERN)],
         local_person_id: Annotated[str, Path(pattern=LOCAL_ID_PATTERN)],
         caller: reader_caller,
@@ -376,11 +447,11 @@ def create_app(deps: ApiDependencies) -> FastAPI:
     ) -> RecordPersonOut:
         """The person one of the caller's own agency's records belongs to (another agency's record: 404)."""
         if agency != caller.principal.agency:
-            audit(caller, request, [(None, "denied", (), 0)])
+            await audit(caller, request, [(None, "denied", (), 0)])
             raise _not_found()
         found = deps.reader.person_of_record(agency, local_person_id)
         if found is None:
-            audit(caller, request, [(None, "not-found", (), 0)])
+            await audit(caller, request, [(None, "not-found", (), 0)])
             raise _not_found()
         item = DisclosedItem(
             item_ref=f"record:{agency}/{local_person_id}",
@@ -388,13 +459,13 @@ def create_app(deps: ApiDependencies) -> FastAPI:
             data_category=UNCATEGORISED,
             basis=OWN_RECORD,
         )
-        audit(caller, request, [(found, "disclosed", (item,), 0)])
+        await audit(caller, request, [(found, "disclosed", (item,), 0)])
         return RecordPersonOut(
             person_id=found, record=RecordOut(agency=agency, local_person_id=local_person_id)
         )
 
     @app.get("/v1/audit/access", tags=["dpo"])
-    def audit_access(
+    async def audit_access(
         caller: dpo_caller,
         request: Request,
         person_id: Annotated[str | None, Query(pattern=PERSON_ID_PATTERN)] = None,
@@ -407,26 +478,28 @@ def create_app(deps: ApiDependencies) -> FastAPI:
         if since is not None and until is not None and until <= since:
             raise _unprocessable([_problem(["query", "to"], "'to' must be after 'from'", "invalid-range")])
         query = AuditQuery(person_id=person_id, agency=agency, since=since, until=until, limit=limit)
-        found = deps.audit_reader.records(query)
-        audit(caller, request, [(person_id, "disclosed", (), 0)])
+        found = await run_in_threadpool(deps.audit_reader.records, query)
+        await audit(caller, request, [(person_id, "disclosed", (), 0)])
         return AuditPageOut(records=found)
 
     @app.get("/v1/persons/{person_id}/consent-trail", tags=["dpo"], responses=_NOT_FOUND_RESPONSE)
-    def consent_trail(person_id: person_id_path, caller: dpo_caller, request: Request) -> ConsentTrailOut:
+    async def consent_trail(
+        person_id: person_id_path, caller: dpo_caller, request: Request
+    ) -> ConsentTrailOut:
         """The consent trail of every record of the person (DPO only), from the consent service."""
         view = deps.reader.person(person_id)
         if view is None or not view.records:
-            audit(caller, request, [(person_id, "not-found", (), 0)])
+            await audit(caller, request, [(person_id, "not-found", (), 0)])
             raise _not_found()
         records = [SubjectRecord(agency=r.agency, local_person_id=r.local_person_id) for r in view.records]
         try:
-            trail = deps.consent_trail.trail(records)
+            trail = await run_in_threadpool(deps.consent_trail.trail, records)
         except ConsentTrailUnavailableError:
-            audit(caller, request, [(view.person_id, "withheld", (), 0)])
+            await audit(caller, request, [(view.person_id, "withheld", (), 0)])
             raise HTTPException(
                 status.HTTP_502_BAD_GATEWAY, detail="the consent service did not answer; retry"
             ) from None
-        audit(caller, request, [(view.person_id, "disclosed", (), 0)])
+        await audit(caller, request, [(view.person_id, "disclosed", (), 0)])
         return ConsentTrailOut(person_id=view.person_id, trail=trail)
 
     return app
