@@ -7,14 +7,19 @@ them and relays the identity events exactly once. Two phases:
 * backlog: every record is on the topic before the worker starts; records/s from the first committed batch
   to the last identity event relayed, and per-record resolution time (resolve + mapping to Avro models,
   inside the batch transaction) p50 / p99 / max;
-* live: the worker is caught up and records arrive at ``--rate`` per second; end-to-end latency from the
-  input's Kafka timestamp to its first identity event's Kafka timestamp (publish, fetch, merge, resolve,
-  SQLite commit, transactional relay), p50 / p99.
+* live: the worker is caught up and records arrive at ``--rate`` per second (published by another process).
+  Three latencies, each per input record (the worker's timeline, joinedup.projections.worker_timeline):
+  (a) resolution latency: from the worker holding the record (the poll returned it) to its decision being
+  durable (the SQLite transaction with state, offsets and outbox committed);
+  (b) the same to its identity events being published (the relay's Kafka transaction committed);
+  (c) end to end: from the input being handed to the producer to its first identity event reaching a
+  ``read_committed`` consumer in a third process (wall clocks of one machine);
+  and where (a) and (b) go, stage by stage.
 
 The broker is ``KAFKA_BOOTSTRAP_SERVERS`` when set, else a throwaway local broker (joinedup.local).
 
-    .venv/bin/python bench/identity_streaming.py                     # 1500 persons (~3,300 records)
-    .venv/bin/python bench/identity_streaming.py --persons 500 --live 300
+    .venv/bin/python bench/identity_streaming.py                     # 1500 persons (~3,900 records)
+    .venv/bin/python bench/identity_streaming.py --persons 500 --live 300 --rate 100
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import os
+import resource
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -31,6 +39,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -44,7 +53,7 @@ from joinedup.local.synthetic import SyntheticRecord, generate_population
 from joinedup.local.test_broker import session_broker
 from joinedup.projections.bootstrap import identity_worker
 from joinedup.projections.identity.canonical_feed import canonical_event
-from joinedup.projections.identity.worker import IdentityWorker
+from joinedup.projections.identity.worker import IdentityWorker, store_path
 from joinedup.projections.settings import ProjectionsSettings
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -107,32 +116,55 @@ async def wait_caught_up(
             return time.perf_counter() - (first or time.perf_counter()), worker.processed - first_count
 
 
-def live_latencies(bootstrap: str, topic: str, sent_at: Mapping[str, int]) -> list[float]:
-    """Per input: ms from its Kafka timestamp to the Kafka timestamp of its first identity event."""
-    reader: KafkaConsumer = consumer(bootstrap, None, "bench-identity-reader")
-    first_out: dict[str, int] = {}
+def read_live(bootstrap: str, topic: str, ready: Any, done: Any) -> dict[str, int]:
+    """(In another process.) Read the identity events ``read_committed`` from the topic's current end until
+    ``done`` is set and the end is reached; returns input event id -> ``time.time_ns()`` when the first
+    identity event it caused reached this reader."""
+    reader = LiveReader(bootstrap, topic)
+    first_seen: dict[str, int] = {}
     try:
-        tp = TopicPartition(topic, 0)
-        reader.assign([tp])
-        reader.seek_to_beginning(tp)
-        end = reader.end_offsets([tp])[tp]
-        while reader.position(tp) < end:
-            for batch in reader.poll(timeout_ms=500).values():
-                for message in batch:
-                    event = default_codec().decode(message.value)
-                    if isinstance(event, Event) and event.envelope.causation_id is not None:
-                        cause = str(event.envelope.causation_id)
-                        first_out.setdefault(cause, message.timestamp)
+        ready.set()
+        while True:
+            finished = done.is_set()
+            for message in reader.poll():
+                received = time.time_ns()
+                event = default_codec().decode(message.value)
+                if isinstance(event, Event) and event.envelope.causation_id is not None:
+                    first_seen.setdefault(str(event.envelope.causation_id), received)
+            if finished and reader.at_end():
+                return first_seen
     finally:
         reader.close()
-    return [float(first_out[c] - t) for c, t in sent_at.items() if c in first_out]
+
+
+class LiveReader:
+    """A kafka-python ``read_committed`` reader of one topic's partition 0, from its end at start."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.consumer: KafkaConsumer = consumer(
+            bootstrap, None, "bench-identity-reader", isolation_level="read_committed", fetch_max_wait_ms=50
+        )
+        self.tp = TopicPartition(topic, 0)
+        self.consumer.assign([self.tp])
+        self.consumer.seek_to_end(self.tp)
+        self.consumer.position(self.tp)
+
+    def poll(self) -> list[Any]:
+        return [m for batch in self.consumer.poll(timeout_ms=50).values() for m in batch]
+
+    def at_end(self) -> bool:
+        end = self.consumer.end_offsets([self.tp])[self.tp]
+        return bool(self.consumer.position(self.tp) >= end)
+
+    def close(self) -> None:
+        self.consumer.close()
 
 
 def publish_live(
     bootstrap: str, names: Mapping[str, str], records: Sequence[SyntheticRecord], first: int, rate: float
 ) -> dict[str, int]:
     """Publish one record every 1/rate s (in another process: the worker's timings stay its own); returns
-    each input's event id -> Kafka timestamp."""
+    each input's event id -> ``time.time_ns()`` just before it was handed to the producer."""
     sender: KafkaProducer = producer(bootstrap, "bench-referral-live", linger_ms=0)
     sent_at: dict[str, int] = {}
     next_at = time.perf_counter()
@@ -140,12 +172,50 @@ def publish_live(
         for n, record in enumerate(records, start=first):
             time.sleep(max(0.0, next_at - time.perf_counter()))
             next_at += 1.0 / rate
-            event = send(sender, names, record, n, live=True)
+            at = datetime.now(UTC)
+            event = canonical_event(record.agency, record.person_record(), n, at)
+            value = default_codec().encode(event)
+            sent_at[str(event.envelope.event_id)] = time.time_ns()
+            sender.send(
+                names[REFERRAL_EVENTS],
+                value=value,
+                key=f"{record.agency}/{record.local_person_id}".encode(),
+                timestamp_ms=to_kafka_timestamp(at),
+            )
             sender.flush(timeout=10)
-            sent_at[str(event.envelope.event_id)] = to_kafka_timestamp(event.envelope.recorded_at)
     finally:
         sender.close(timeout=10)
     return sent_at
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def store_size(data_dir: Path, records: int) -> str:
+    """B5 for the identity store: its file (checkpointed) per record and per million records."""
+    path = store_path(data_dir)
+    db = sqlite3.connect(path)
+    try:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        outbox = int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+    finally:
+        db.close()
+    size = path.stat().st_size
+    return (
+        f"identity store: {size / 1e6:.1f} MB for {records:,} records ({outbox} outbox rows left) = "
+        f"{size / records:,.0f} bytes per record, {size / records:,.0f} MB per million records "
+        "(the worker keeps the whole state in memory too: see peak RSS)"
+    )
+
+
+def row(label: str, values: Sequence[float], rate: str) -> str:
+    if not values:
+        return f"| {label} | 0 | {rate} | - | - | - |"
+    return (
+        f"| {label} | {len(values)} | {rate} | {statistics.median(values):.2f} | "
+        f"{percentile(values, 0.99):.2f} | {max(values):.2f} |"
+    )
 
 
 async def run(bootstrap: str, persons: int, live: int, rate: float, batch: int) -> None:
@@ -176,48 +246,108 @@ async def run(bootstrap: str, persons: int, live: int, rate: float, batch: int) 
         print("| phase | records | records/s (through Kafka) | p50 ms | p99 ms | max ms |")
         print("|---|---:|---:|---:|---:|---:|")
         print(
-            f"| backlog: per-record resolution (resolve + mapping) | {len(resolve_ms)} | "
-            f"{timed / elapsed:,.0f} | {statistics.median(resolve_ms):.2f} | "
-            f"{percentile(resolve_ms, 0.99):.2f} | {max(resolve_ms):.2f} |"
+            row("backlog: per-record resolution (resolve + mapping)", resolve_ms, f"{timed / elapsed:,.0f}")
         )
-        with ProcessPoolExecutor(max_workers=1) as pool:
-            sent_at = await asyncio.get_running_loop().run_in_executor(
+        if not arriving:
+            stop.set()
+            await task
+            worker.close()
+            print(
+                f"\nworker start-up (store, relay, assignment) {startup:.1f} s; caught up in {elapsed:.1f} s"
+            )
+            return
+        loop = asyncio.get_running_loop()
+        cpu = time.process_time()
+        with multiprocessing.Manager() as manager, ProcessPoolExecutor(max_workers=2) as pool:
+            ready, done = manager.Event(), manager.Event()
+            reading = loop.run_in_executor(pool, read_live, bootstrap, names[IDENTITY_EVENTS], ready, done)
+            while not ready.is_set():
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(1.0)  # the reader's first fetch is in flight
+            wall = time.perf_counter()
+            sent_at = await loop.run_in_executor(
                 pool, publish_live, bootstrap, dict(names), list(arriving), len(backlog), rate
             )
-        if arriving:
             await wait_caught_up(worker, task, len(stream))
-            await asyncio.sleep(1.0)  # the relay's last transaction
-            stop.set()
-            await task
-            e2e = await asyncio.to_thread(live_latencies, bootstrap, names[IDENTITY_EVENTS], sent_at)
-            live_ms = [ns / 1e6 for ns in worker.handler.latencies_ns[len(resolve_ms) :]]
-            live_cpu = [ns / 1e6 for ns in worker.handler.cpu_ns[len(resolve_ms) :]]
-            print(
-                f"| live at {rate:.0f}/s: per-record resolution | {len(live_ms)} | {rate:.0f} | "
-                f"{statistics.median(live_ms):.2f} | {percentile(live_ms, 0.99):.2f} | {max(live_ms):.2f} |"
+            live_wall, live_cpu_s = time.perf_counter() - wall, time.process_time() - cpu
+            done.set()
+            seen = await reading
+        stop.set()
+        await task
+        timings = worker.timeline.timings()[len(backlog) :] if worker.timeline is not None else []
+        live_ms = [ns / 1e6 for ns in worker.handler.latencies_ns[len(resolve_ms) :]]
+        live_cpu = [ns / 1e6 for ns in worker.handler.cpu_ns[len(resolve_ms) :]]
+        label = f"{rate:.0f}"
+        print(row("live: resolver alone (resolve + mapping), wall", live_ms, label))
+        print(row("live: resolver alone, worker thread CPU time", live_cpu, label))
+        print(
+            row(
+                "live (a) resolution latency: worker holds record -> decision durable (SQLite commit)",
+                [t.durable_ms for t in timings],
+                label,
             )
-            print(
-                f"| live at {rate:.0f}/s: per-record resolution, worker thread CPU time | {len(live_cpu)} | "
-                f"{rate:.0f} | {statistics.median(live_cpu):.2f} | {percentile(live_cpu, 0.99):.2f} | "
-                f"{max(live_cpu):.2f} |"
+        )
+        published = [t.published_ms for t in timings if t.batch_outputs]
+        print(
+            row(
+                "live (b) worker holds record -> its events published (Kafka transaction committed), "
+                "records that caused events",
+                [p for p in published if p is not None],
+                label,
             )
-            print(
-                f"| live at {rate:.0f}/s: end to end (input timestamp -> identity event timestamp) | "
-                f"{len(e2e)} | {rate:.0f} | {statistics.median(e2e):.0f} | {percentile(e2e, 0.99):.0f} | "
-                f"{max(e2e):.0f} |"
+        )
+        e2e = [(seen[c] - t) / 1e6 for c, t in sent_at.items() if c in seen]
+        print(
+            row(
+                "live (c) input handed to producer -> identity event read by a read_committed consumer",
+                e2e,
+                label,
             )
-        else:
-            stop.set()
-            await task
+        )
+        print()
+        print("Where (a) and (b) go, live (ms):\n")
+        print("| stage | p50 | p99 | max |")
+        print("|---|---:|---:|---:|")
+        stages = {
+            "input Kafka timestamp -> worker holds it (fetch)": [
+                t.held_wall_ns / 1e6 - t.timestamp_ms for t in timings if t.held_wall_ns
+            ],
+            "held -> released by the merge": [t.merge_wait_ms for t in timings],
+            "released -> SQLite commit (decode, resolve, encode, commit)": [
+                (t.committed_ns - t.released_ns) / 1e6 for t in timings
+            ],
+            "the same in worker thread CPU time (what (a) costs on an idle core)": [
+                t.batch_cpu_ns / 1e6 for t in timings
+            ],
+            "SQLite commit -> Kafka transaction committed (batches with output)": [
+                (t.published_ns - t.committed_ns) / 1e6
+                for t in timings
+                if t.published_ns is not None and t.batch_outputs
+            ],
+            "records per batch": [float(t.batch_size) for t in timings],
+        }
+        for name, values in stages.items():
+            if values:
+                print(
+                    f"| {name} | {statistics.median(values):.2f} | {percentile(values, 0.99):.2f} | "
+                    f"{max(values):.2f} |"
+                )
+        print(
+            f"\n{len(e2e)} of {len(arriving)} live inputs caused an identity event; worker process CPU "
+            f"{live_cpu_s / len(arriving) * 1e3:.2f} ms per live record ({live_cpu_s:.1f} s over "
+            f"{live_wall:.1f} s); load average {Path('/proc/loadavg').read_text().split()[0]}; "
+            f"peak RSS of the worker's process {peak_rss_mib():.0f} MiB"
+        )
         worker.close()
-        print(f"\nworker start-up (store, relay, assignment) {startup:.1f} s; caught up in {elapsed:.1f} s")
+        print(f"worker start-up (store, relay, assignment) {startup:.1f} s; caught up in {elapsed:.1f} s")
+        print(store_size(Path(data_dir), len(stream)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=1500)
     parser.add_argument("--live", type=int, default=300, help="records published while the worker runs")
-    parser.add_argument("--rate", type=float, default=50.0, help="live records per second")
+    parser.add_argument("--rate", type=float, default=100.0, help="live records per second")
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
     with broker() as bootstrap:

@@ -177,28 +177,69 @@ def test_a_batch_that_fails_to_commit_leaves_no_trace(
     assert store.pending() == 1
 
 
-def test_the_relay_position_survives_a_store_rebuilt_from_scratch(tmp_path: Path) -> None:
+def test_rows_below_the_relay_position_are_forgotten_and_new_rows_follow_them(tmp_path: Path) -> None:
     with ShardStore(tmp_path / "a.sqlite") as store:
         store.append([Publication("t", b"k", b"v1"), Publication("t", b"k", b"v2")])
         store.resume_at(3)  # Kafka says rows 1 and 2 are out
         assert store.pending() == 0
         store.append([Publication("t", b"k", b"v3")])
         assert [r.seq for r in store.unsent(1, 10)] == [3]
-    with ShardStore(tmp_path / "fresh.sqlite") as fresh:
-        fresh.resume_at(42)  # a lost store: new rows must not reuse numbers Kafka counts as published
-        fresh.append([Publication("t", None, b"v")])
-        assert [r.seq for r in fresh.unsent(1, 10)] == [42]
 
 
-def test_a_rebuilt_store_keeps_its_unsent_rows_and_numbers_them_after_the_relay_position(
+def test_a_store_rebuilt_without_numbering_alike_renumbers_its_rows_after_the_relay_position(
     tmp_path: Path,
 ) -> None:
-    with ShardStore(tmp_path / "rebuilt.sqlite") as store:
-        store.append([Publication("t", None, b"a"), Publication("t", None, b"b")])
-        store.resume_at(10)
-        assert [(r.seq, r.publication.value) for r in store.unsent(1, 10)] == [(10, b"a"), (11, b"b")]
-        store.append([Publication("t", None, b"c")])
-        assert [r.seq for r in store.unsent(1, 10)] == [10, 11, 12]
+    with ShardStore(tmp_path / "fresh.sqlite") as fresh:
+        fresh.append([Publication("t", None, b"a"), Publication("t", None, b"b")])
+        fresh.resume_at(10)  # every row is published again, none under a number Kafka counts as out
+        assert [(r.seq, r.publication.value) for r in fresh.unsent(1, 10)] == [(10, b"a"), (11, b"b")]
+        fresh.append([Publication("t", None, b"c")])
+        assert [r.seq for r in fresh.unsent(1, 10)] == [10, 11, 12]
+
+
+def test_a_store_rebuilt_from_offset_0_publishes_only_what_lies_beyond_the_relay_position(
+    tmp_path: Path, store: ShardStore, handler: CountingHandler, codec: Codec
+) -> None:
+    batch = [raw(n, contact(codec, f"C-{n}")) for n in range(5)]
+    lost = ShardProcessor(store, handler, topic_names=NAMES, group="g", source="s", codec=codec)
+    lost.process(batch[:4])
+    published = [r.publication for r in store.unsent(1, 3)]  # the relay got rows 1-3 out: position 4
+    rebuilt = ShardStore(tmp_path / "rebuilt.sqlite")
+    processor = ShardProcessor(
+        rebuilt, CountingHandler(rebuilt.connection), topic_names=NAMES, group="g", source="s", codec=codec
+    )
+    rebuilt.resume_at(4, replays_number_alike=True)  # its relay connects before the replay numbered so far
+    processor.process(batch[:2])
+    processor.process(batch[2:])
+    replayed = rebuilt.unsent(1, 10)
+    assert [r.publication for r in replayed[:3]] == published  # the same rows under the same numbers
+    rebuilt.mark_sent(4)  # what the relay does before it publishes
+    assert [(r.seq, r.publication.key) for r in rebuilt.unsent(4, 10)] == [(4, b"C-3"), (5, b"C-4")]
+
+
+def test_the_outbox_numbers_outputs_in_input_order_however_the_batches_are_cut(
+    tmp_path: Path, codec: Codec
+) -> None:
+    inputs = [
+        raw(0, contact(codec, "C-0")),
+        raw(1, b"not avro"),
+        raw(2, contact(codec, "C-BOOM")),
+        raw(3, contact(codec, "C-3")),
+    ]
+    numbered: list[list[bytes | None]] = []
+    for cuts in ([4], [1, 3], [2, 1, 1]):
+        store = ShardStore(tmp_path / f"{len(cuts)}.sqlite")
+        processor = ShardProcessor(
+            store, CountingHandler(store.connection), topic_names=NAMES, group="g", source="s", codec=codec
+        )
+        start = 0
+        for size in cuts:
+            processor.process(inputs[start : start + size])
+            start += size
+        numbered.append([r.publication.value for r in store.unsent(1, 10)])
+        store.close()
+    assert numbered[0] == numbered[1] == numbered[2]
+    assert len(numbered[0]) == 4
 
 
 def test_sent_rows_never_give_their_numbers_back(tmp_path: Path) -> None:
@@ -218,3 +259,46 @@ def test_headers_carry_the_cloudevents_attributes() -> None:
     assert headers["ce_subject"] == f"{subject.agency}/{subject.local_person_id}".encode()
     assert headers["ce_time"] == record.envelope.occurred_at.isoformat().encode()
     assert headers["ce_id"] == str(record.envelope.event_id).encode()
+
+
+def test_a_redelivery_below_the_handled_mark_changes_nothing_and_publishes_nothing(
+    processor: ShardProcessor, handler: CountingHandler, store: ShardStore, codec: Codec
+) -> None:
+    processor.process([raw(0, contact(codec, "C-1")), raw(1, contact(codec, "C-2"))])
+    store.connection.execute("UPDATE consumed_offsets SET next_offset = 0")  # the read position moved back
+    again = processor.process(
+        [raw(0, contact(codec, "C-1")), raw(1, contact(codec, "C-2")), raw(2, contact(codec, "C-3"))]
+    )
+    assert (again.redelivered, again.published, again.stale) == (2, 1, True)
+    assert handler.seen() == ["C-1", "C-2", "C-3"]
+    assert store.pending() == 3
+    assert store.next_offsets() == store.handled_offsets() == {(PREFIX + INTAKE, 0): 3}
+
+
+def test_a_redelivered_poison_record_is_not_dead_lettered_twice(
+    processor: ShardProcessor, store: ShardStore, codec: Codec
+) -> None:
+    processor.process([raw(0, b"not avro")])
+    store.connection.execute("DELETE FROM consumed_offsets")
+    again = processor.process([raw(0, b"not avro"), raw(1, contact(codec, "C-1"))])
+    assert (again.redelivered, again.dead_letters, again.published) == (1, 0, 1)
+    assert store.pending() == 2
+
+
+def test_the_handled_mark_never_moves_back(store: ShardStore) -> None:
+    with store.transaction():
+        store.save_offsets({("t", 0): 5, ("t", 1): 2})
+    with store.transaction():
+        store.save_offsets({("t", 0): 1})
+    assert store.next_offsets() == {("t", 0): 1, ("t", 1): 2}
+    assert store.handled_offsets() == {("t", 0): 5, ("t", 1): 2}
+
+
+def test_a_store_made_before_the_handled_mark_takes_it_from_its_consumed_offsets(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with ShardStore(path) as store:
+        with store.transaction():
+            store.save_offsets({("t", 0): 7})
+        store.connection.execute("DROP TABLE handled_offsets")
+    with ShardStore(path) as reopened:
+        assert reopened.handled_offsets() == {("t", 0): 7}

@@ -8,7 +8,8 @@ read_committed, a pure reference fold of the ledger, and a report per scenario.
   the fold includes it, and the report counts it apart.
 - :func:`reference_fold` runs the referral service's pure shard handler (``IntakeShardHandler`` over the
   in-memory store, one state per shard as the worker keeps) over the log in the order the worker sees it: per
-  shard, phase by phase, each intake partition in offset order. A record that does not decode expects a dead
+  shard, the contract's deterministic merge of its intake partitions (by broker timestamp, catalog topic,
+  partition, offset; :mod:`joinedup.contract.ordered_merge`). A record that does not decode expects a dead
   letter with its error class. The result: the output ids (canonical events, receipts, dead letters) each
   input causes.
 - :func:`read_outputs` reads the canonical, receipts and dead-letter topics (read_committed) up to their end.
@@ -43,6 +44,7 @@ from joinedup.contract.keys import IntakeRecord, intake_key
 from joinedup.contract.models import intake as contract_intake
 from joinedup.contract.models.deadletter import DeadLetter
 from joinedup.contract.models.event import Event
+from joinedup.contract.ordered_merge import OrderedMerge, RawRecord
 from joinedup.contract.serde import default_codec
 from joinedup.contract.streams import Datum, Input, Output
 from joinedup.contract.topics import DEAD_LETTER, REFERRAL_EVENTS, intake_topic, receipts_topic
@@ -318,12 +320,42 @@ def _output_id(output: Output) -> OutputId:
     return (_kind(output.topic), str(record.envelope.event_id))
 
 
+def merge_order(
+    log: Sequence[LogRecord], phases: Mapping[Coords, int], names: Mapping[str, str]
+) -> list[LogRecord]:
+    """``log`` in the order the worker handles it: per shard (partition number), the contract's merge of the
+    shard's intake partitions, as over a log read to its end (every partition caught up).
+
+    ``phases`` gives each acked input's phase (an input in doubt counts in phase 0): a workload publishes a
+    phase once the one before has been processed, so with broker timestamps each phase merges after the one
+    before. A record that the merge puts before a record of an earlier phase raises: the topics' timestamps
+    are not the broker's, and the fold would not be what the worker did."""
+    catalog_of = {real: name for name, real in names.items()}
+    by_coords = {r.coords: r for r in log}
+    ordered: list[LogRecord] = []
+    for shard in sorted({r.partition for r in log}):
+        records = sorted((r for r in log if r.partition == shard), key=lambda r: r.coords)
+        merge = OrderedMerge({(r.topic, r.partition) for r in records}, catalog_of)
+        merge.add(RawRecord(r.topic, r.partition, r.offset, r.timestamp_ms, r.key, r.value) for r in records)
+        released = merge.release(set(merge.partitions), len(records))
+        assert len(released) == len(records)
+        latest = 0
+        for raw in released:
+            phase = phases.get((raw.topic, raw.partition, raw.offset), 0)
+            assert phase >= latest, (
+                f"a phase-{phase} record merges after a phase-{latest} one in shard {shard}"
+            )
+            latest = phase
+            ordered.append(by_coords[(raw.topic, raw.partition, raw.offset)])
+    return ordered
+
+
 def reference_fold(
     log: Sequence[LogRecord], phases: Mapping[Coords, int], names: Mapping[str, str], group: str
 ) -> Expected:
-    """Run the pure shard handler over ``log`` as the worker sees it (one state per shard; per shard, phase by
-    phase, each intake partition in offset order). ``phases`` gives each acked input's phase (an input in
-    doubt counts in phase 0); ``group`` is the worker's consumer group (dead-letter ids derive from it)."""
+    """Run the pure shard handler over ``log`` as the worker sees it (one state per shard, each fed in
+    :func:`merge_order`). ``phases`` gives each acked input's phase (checked against that order); ``group``
+    is the worker's consumer group (dead-letter ids derive from it)."""
     catalog_of = {real: name for name, real in names.items()}
     codec = default_codec()
     reference = default_reference_data()
@@ -332,8 +364,7 @@ def reference_fold(
     )
     by_input: dict[Coords, list[OutputId]] = {}
     errors: dict[str, str] = {}
-    ordered = sorted(log, key=lambda r: (r.partition, phases.get(r.coords, 0), r.topic, r.offset))
-    for r in ordered:
+    for r in merge_order(log, phases, names):
         failure: BaseException | None = None
         outputs: list[OutputId] = []
         try:
@@ -605,6 +636,7 @@ __all__ = [
     "check",
     "compare",
     "intake_total",
+    "merge_order",
     "read_log",
     "read_outputs",
     "reference_fold",

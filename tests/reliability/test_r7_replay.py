@@ -1,12 +1,17 @@
 """R7: replay from offset 0 gives the same result.
 
 - The referral service: the intake log of a run is copied record for record (same partitions, offsets, keys,
-  values, headers and timestamps) to fresh topics, and a fresh worker with a fresh data folder processes it:
-  copied in the original phases, its canonical events and receipts are byte-identical to the first run's (as a
-  multiset: shards interleave on the output partitions); copied all at once, they are not (a known defect,
-  strict xfail). The first run equals the reference fold of its ledger.
-- The identity worker: run twice from offset 0 over the first run's canonical events, into fresh data
-  folders: it publishes byte-identical identity events, in the same order."""
+  values, headers and timestamps: the copies' intake topics take the producer's timestamp, which is the
+  original's broker timestamp) to fresh topics, and a fresh worker with a fresh data folder processes it:
+  copied in the original phases, and copied all at once, its canonical events and receipts are byte-identical
+  to the first run's (as a multiset: shards interleave on the output partitions). The worker merges a shard's
+  intake partitions by broker timestamp, so a response is handled after the referral it answers whenever
+  the log is read. The first run equals the reference fold of its ledger.
+- The identity worker, over the first run's canonical events: replayed from offset 0 into a fresh data folder
+  (``replay``: handle everything, publish nothing), it makes byte-identical identity events in the same order
+  as the live worker published; and a live worker started on another fresh data folder publishes them all
+  again, byte-identical and in the same order (the ordered workers' relay renumbers a rebuilt store's rows;
+  the referral runtime's skips them instead, see R4)."""
 
 from __future__ import annotations
 
@@ -46,9 +51,13 @@ from .harness import (
 pytestmark = [pytest.mark.reliability, pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
-def fresh_topics(bootstrap: str) -> tuple[str, dict[str, str]]:
+def fresh_topics(bootstrap: str, *, copy: bool = False) -> tuple[str, dict[str, str]]:
+    """The catalog's topics under a fresh prefix. For a ``copy`` of a log, every topic keeps the producer's
+    timestamps, so a record copied with its original (broker) timestamp keeps it."""
     prefix = f"t{uuid.uuid4().hex[:10]}."
     renamed = catalog().renamed(prefix)
+    if copy:
+        renamed = {name: spec.model_copy(update={"timestamps": "producer"}) for name, spec in renamed.items()}
     admin = admin_client(bootstrap)
     try:
         assert apply_topics(admin, renamed.values()).ok
@@ -142,6 +151,22 @@ def run_identity_worker(bootstrap: str, names: Mapping[str, str], data_dir: Path
         raise failure[0]
 
 
+def replay_identity_worker(
+    bootstrap: str, names: Mapping[str, str], data_dir: Path, batch_size: int
+) -> list[bytes]:
+    """The identity events a worker replaying from offset 0 into ``data_dir`` makes (its outbox, in order)."""
+    worker = identity_worker(
+        ProjectionsSettings(data_dir=data_dir, batch_size=batch_size),
+        KafkaSettings(KAFKA_BOOTSTRAP_SERVERS=bootstrap),
+        names,
+    )
+    try:
+        asyncio.run(worker.replay())
+        return [row.publication.value for row in worker.store.unsent(1, 1_000_000)]
+    finally:
+        worker.close()
+
+
 @dataclass(frozen=True)
 class Replays:
     report: Report
@@ -150,6 +175,7 @@ class Replays:
     all_at_once: list[tuple[object, ...]]
     identity_once: list[bytes]
     identity_twice: list[bytes]
+    identity_replayed: list[bytes]
 
 
 def replay(
@@ -162,7 +188,7 @@ def replay(
 ) -> tuple[list[tuple[object, ...]], float]:
     """Copy ``log`` to fresh topics phase by phase (each once the worker has caught up with the one before),
     run a fresh worker over it; returns its outputs and how long it took."""
-    prefix, copy = fresh_topics(bootstrap)
+    prefix, copy = fresh_topics(bootstrap, copy=True)
     topics = sorted({copy[n] for n, real in names.items() if real in {r.topic for r in log}})
     workers = Workers(bootstrap, prefix, tmp / prefix / "data", tmp / prefix / "logs", batch_size=37)
     started = time.monotonic()
@@ -215,6 +241,7 @@ def replays(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> R
     once = [r.value for r in read_log(kafka_bootstrap, [identity])]
     run_identity_worker(kafka_bootstrap, names, tmp / "identity-2", batch_size=7)
     twice = [r.value for r in read_log(kafka_bootstrap, [identity])]
+    replayed = replay_identity_worker(kafka_bootstrap, names, tmp / "identity-3", batch_size=7)
     report.detail.update(
         {
             "referral_view_hash": view_hash(original)[:16],
@@ -226,10 +253,11 @@ def replays(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> R
                 ).values()
             ),
             "identity_events": len(once),
-            "identity_replay_identical": twice[len(once) :] == once,
+            "identity_replay_identical": replayed == once,
+            "identity_run_twice_identical": twice[len(once) :] == once,
         }
     )
-    return Replays(report, original, in_phases, all_at_once, once, twice)
+    return Replays(report, original, in_phases, all_at_once, once, twice, replayed)
 
 
 def test_the_referral_outputs_equal_the_reference_fold_of_the_ledger(
@@ -246,21 +274,21 @@ def test_a_replay_from_offset_0_in_the_original_phases_gives_byte_identical_refe
     assert replays.in_phases == replays.original
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the referral worker interleaves its intake topics as fetches come: a response replayed before "
-    "its referral (another agency's topic) is rejected as unknown-referral (issue 9 R7; see "
-    "docs/reliability.md)",
-)
 def test_a_replay_from_offset_0_of_the_whole_log_at_once_gives_byte_identical_referral_outputs(
     replays: Replays,
 ) -> None:
     assert replays.all_at_once == replays.original
 
 
-def test_the_identity_worker_run_twice_from_offset_0_publishes_byte_identical_identity_events(
+def test_the_identity_worker_replayed_from_offset_0_makes_byte_identical_identity_events_in_order(
     replays: Replays,
 ) -> None:
     assert len(replays.identity_once) > 100
+    assert replays.identity_replayed == replays.identity_once
+
+
+def test_the_identity_worker_run_twice_from_offset_0_publishes_byte_identical_identity_events(
+    replays: Replays,
+) -> None:
     assert len(replays.identity_twice) == 2 * len(replays.identity_once)
     assert replays.identity_twice[len(replays.identity_once) :] == replays.identity_once

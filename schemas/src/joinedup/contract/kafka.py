@@ -82,8 +82,10 @@ def apply_topics(
 ) -> TopicReport:
     """Create the missing topics; check the existing ones against the catalog. Idempotent.
 
-    Drift (fewer or more partitions, another retention or cleanup policy) is reported, not "fixed": changing
-    partitions re-keys data and shrinking retention deletes it, which is an operator's decision.
+    Drift (fewer or more partitions, another retention, cleanup policy or timestamp type) is reported, not
+    "fixed": changing partitions re-keys data and shrinking retention deletes it, which is an operator's
+    decision. (A topic made before its timestamp type was in the catalog: ``kafka-configs --alter --topic
+    <name> --add-config message.timestamp.type=LogAppendTime``; it applies to records appended from then on.)
     """
     specs = list(specs)
     report = TopicReport()

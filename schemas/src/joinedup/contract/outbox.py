@@ -4,6 +4,13 @@ One file per shard (``<data_dir>/<service>/shard-<i>.sqlite``, WAL). A batch com
 service's state changes, the next offset of every partition it consumed (``consumed_offsets``) and the records
 it wants published (``outbox``), so a kill -9 keeps a whole batch or none of it (ARCHITECTURE invariant 2).
 
+``consumed_offsets`` is where the shard reads from: what a seek-back moves. ``handled_offsets`` is what the
+shard's state already reflects, per partition: the next offset after the highest one ever handled. It only
+moves forward, in the batch transaction, and only deleting the store resets it. A record below it is a
+redelivery (a seek-back, an operator resetting the read position): the runtime skips it, so handling it
+again neither changes the state nor publishes anything (ARCHITECTURE invariant 1). A partition's offsets are
+always handled in increasing order, so "below the mark" is exactly "handled before".
+
 ``outbox.seq`` is ``AUTOINCREMENT``: a sequence number is never reused, even after sent rows are deleted, so
 the relay's committed position ("everything below seq N was published") stays true forever.
 """
@@ -29,6 +36,14 @@ CREATE TABLE IF NOT EXISTS consumed_offsets (
     next_offset INTEGER NOT NULL,
     PRIMARY KEY (topic, partition)
 );
+CREATE TABLE IF NOT EXISTS handled_offsets (
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition)
+);
+INSERT OR IGNORE INTO handled_offsets (topic, partition, next_offset)
+    SELECT topic, partition, next_offset FROM consumed_offsets;
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     topic TEXT NOT NULL,
@@ -127,11 +142,18 @@ class ShardStore:
         self._db.execute("RELEASE step")
 
     def save_offsets(self, offsets: Mapping[TopicPartition, int]) -> None:
-        """Stage the next offset to read for each partition."""
+        """Stage the next offset to read for each partition (and raise its handled mark to it)."""
+        rows = [(topic, partition, offset) for (topic, partition), offset in sorted(offsets.items())]
         self._db.executemany(
             "INSERT INTO consumed_offsets (topic, partition, next_offset) VALUES (?, ?, ?) "
             "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
-            [(topic, partition, offset) for (topic, partition), offset in sorted(offsets.items())],
+            rows,
+        )
+        self._db.executemany(
+            "INSERT INTO handled_offsets (topic, partition, next_offset) VALUES (?, ?, ?) "
+            "ON CONFLICT (topic, partition) DO UPDATE "
+            "SET next_offset = max(next_offset, excluded.next_offset)",
+            rows,
         )
 
     def append(self, publications: Iterable[Publication]) -> None:
@@ -146,6 +168,14 @@ class ShardStore:
         """The committed next offset per consumed partition (where a new owner of the shard seeks to)."""
         rows = self._db.execute(
             "SELECT topic, partition, next_offset FROM consumed_offsets ORDER BY topic, partition"
+        )
+        return {(str(topic), int(partition)): int(offset) for topic, partition, offset in rows}
+
+    def handled_offsets(self) -> dict[TopicPartition, int]:
+        """Per partition, the next offset after the highest one the shard's state reflects (see the module
+        doc): a record below it was handled before."""
+        rows = self._db.execute(
+            "SELECT topic, partition, next_offset FROM handled_offsets ORDER BY topic, partition"
         )
         return {(str(topic), int(partition)): int(offset) for topic, partition, offset in rows}
 
@@ -168,17 +198,25 @@ class ShardStore:
         """Forget every row below ``below_seq``: Kafka holds them (call after the Kafka commit)."""
         self._db.execute("DELETE FROM outbox WHERE seq < ?", (below_seq,))
 
-    def resume_at(self, position: int) -> None:
+    def resume_at(self, position: int, *, replays_number_alike: bool = False) -> None:
         """The relay's committed position is ``position`` (every row below it is in Kafka): forget those rows.
 
-        If the store has never numbered that far, it is not the store that published them (it was lost and
-        rebuilt): its rows are all unsent, so they are renumbered from ``position`` on, and new rows follow
-        them. Numbers Kafka already counts as published are never reused."""
+        If the store has never numbered that far, it is not the store that published them: it was rebuilt.
+
+        - ``replays_number_alike`` (the stream runtime's shards): the store's numbering is a function of its
+          inputs (one deterministic input order, each input's outputs appended in input order), so a rebuild
+          from offset 0 makes the very rows Kafka holds under the very same numbers. Rows below the position
+          are forgotten as they come (the relay calls ``mark_sent(position)`` before each flush): nothing is
+          published twice. A rebuild that cannot replay the lost store's inputs (retention deleted some)
+          cannot reproduce its numbering either: give it a fresh relay position (another namespace).
+        - otherwise: its rows are all unsent, so they are renumbered from ``position`` on, and new rows follow
+          them; the rebuild publishes everything again (same ids). Numbers Kafka already counts as published
+          are never reused."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
             row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
             allocated = int(row[0]) if row else 0
-            if allocated >= position - 1:
+            if replays_number_alike or allocated >= position - 1:
                 self._db.execute("DELETE FROM outbox WHERE seq < ?", (position,))
             else:
                 shift = position - 1

@@ -43,6 +43,7 @@ from joinedup.contract.envelope import cloudevents_headers, cloudevents_headers_
 from joinedup.contract.errors import DecodeError
 from joinedup.contract.models.base import AvroRecord
 from joinedup.contract.models.event import Event
+from joinedup.contract.ordered_merge import OrderedMerge, Partition, RawRecord
 from joinedup.contract.outbox import Headers, Publication, ShardStore, shard_path
 from joinedup.contract.serde import Codec, default_codec
 from joinedup.contract.topics import DEAD_LETTER
@@ -70,18 +71,6 @@ def transactional_id(service: str, shard: int) -> str:
 
 
 # ---------------------------------------------------------------- the handler interface
-
-
-@dataclass(frozen=True)
-class RawRecord:
-    """A record as read from Kafka (``topic`` is the real topic name)."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int
-    key: bytes | None
-    value: bytes | None
 
 
 @dataclass(frozen=True)
@@ -157,7 +146,10 @@ class BatchResult:
     next_offsets: dict[tuple[str, int], int]
     """The next offset to read per partition, as committed (seek here when ``stale``)."""
     stale: bool = False
-    """Some records had been consumed already (by an earlier owner of the shard): they were skipped."""
+    """Some records had been consumed already (by an earlier owner of the shard) or handled already (a
+    redelivery below the shard's handled mark): they were skipped."""
+    redelivered: int = 0
+    """Records skipped because the shard had handled them before (its read position had been moved back)."""
 
 
 class ShardProcessor:
@@ -213,47 +205,76 @@ class ShardProcessor:
     def _handle(self, inputs: Sequence[Input]) -> list[Publication]:
         return [self._publication(output) for output in self.handler.handle(inputs)]
 
-    def process(self, records: Sequence[RawRecord]) -> BatchResult:
-        """Handle one batch of this shard's records (in partition order) in one transaction."""
-        with self.store.transaction():
-            committed = self.store.next_offsets()
-            fresh = [r for r in records if r.offset >= committed.get((r.topic, r.partition), 0)]
-            stale = len(fresh) != len(records)
-            decoded = self.codec.decode_many([r.value or b"" for r in fresh])
-            publications: list[Publication] = []
-            dead: list[Publication] = []
-            good: list[tuple[RawRecord, Input]] = []
-            for raw, result in zip(fresh, decoded, strict=True):
-                if isinstance(result, DecodeError):
-                    dead.append(self._dead_letter(result, raw))
-                    continue
-                topic = self._catalog.get(raw.topic, raw.topic)
-                good.append((raw, Input(topic, raw.partition, raw.offset, raw.timestamp_ms, raw.key, result)))
+    def _handle_run(self, run: Sequence[tuple[RawRecord, Input]]) -> tuple[list[Publication], int]:
+        """The outputs of a run of decoded inputs, in input order; a record the handler fails on is
+        dead-lettered in its place (the others go through). Returns them and how many dead letters."""
+        if not run:
+            return [], 0
+        try:
+            with self.store.savepoint():
+                return self._handle([i for _, i in run]), 0
+        except Exception as error:
+            log.info(
+                "%s: a batch failed in the handler (%s): record by record", self.group, type(error).__name__
+            )
+        out: list[Publication] = []
+        dead = 0
+        for raw, one in run:  # find the record that fails
             try:
                 with self.store.savepoint():
-                    publications = self._handle([i for _, i in good])
-            except Exception:
-                publications = []
-                for raw, one in good:  # find the record that fails; the others go through
-                    try:
-                        with self.store.savepoint():
-                            publications.extend(self._handle([one]))
-                    except Exception as error:
-                        log.warning(
-                            "%s %s/%d@%d failed in the handler: dead-lettered",
-                            self.group,
-                            raw.topic,
-                            raw.partition,
-                            raw.offset,
-                            exc_info=error,
-                        )
-                        dead.append(self._dead_letter(error, raw))
-            self.store.append([*publications, *dead])
+                    out.extend(self._handle([one]))
+            except Exception as error:
+                log.warning(
+                    "%s %s/%d@%d failed in the handler: dead-lettered",
+                    self.group,
+                    raw.topic,
+                    raw.partition,
+                    raw.offset,
+                    exc_info=error,
+                )
+                out.append(self._dead_letter(error, raw))
+                dead += 1
+        return out, dead
+
+    def process(self, records: Sequence[RawRecord]) -> BatchResult:
+        """Handle one batch of this shard's records in one transaction, in the order given (each partition's
+        in offset order). A record below the shard's read position or its handled mark is skipped: it was
+        consumed or handled before, and handling it again would publish its outputs again."""
+        with self.store.transaction():
+            committed = self.store.next_offsets()
+            marks = self.store.handled_offsets()
+            fresh = [r for r in records if r.offset >= committed.get((r.topic, r.partition), 0)]
+            redelivered = len(fresh)
+            fresh = [r for r in fresh if r.offset >= marks.get((r.topic, r.partition), 0)]
+            redelivered -= len(fresh)
+            stale = len(fresh) != len(records)
+            decoded = self.codec.decode_many([r.value or b"" for r in fresh])
+            # every input's outputs in input order, a dead letter in its input's place: the outbox numbering
+            # is then the same however the inputs are cut into batches (a rebuilt store relies on it)
+            publications: list[Publication] = []
+            dead = 0
+            run: list[tuple[RawRecord, Input]] = []
+            for raw, result in zip(fresh, decoded, strict=True):
+                if isinstance(result, DecodeError):
+                    outputs, failed = self._handle_run(run)
+                    publications.extend(outputs)
+                    publications.append(self._dead_letter(result, raw))
+                    dead += failed + 1
+                    run = []
+                    continue
+                topic = self._catalog.get(raw.topic, raw.topic)
+                run.append((raw, Input(topic, raw.partition, raw.offset, raw.timestamp_ms, raw.key, result)))
+            outputs, failed = self._handle_run(run)
+            publications.extend(outputs)
+            dead += failed
+            self.store.append(publications)
             offsets = dict(committed)
+            for partition, mark in marks.items():  # skip past a redelivery: read on from the mark
+                offsets[partition] = max(offsets.get(partition, 0), mark)
             for r in fresh:
                 offsets[(r.topic, r.partition)] = max(offsets.get((r.topic, r.partition), 0), r.offset + 1)
             self.store.save_offsets(offsets)
-        return BatchResult(len(publications) + len(dead), len(dead), offsets, stale)
+        return BatchResult(len(publications), dead, offsets, stale, redelivered)
 
 
 # ---------------------------------------------------------------- the relay
@@ -276,8 +297,12 @@ class Relay:
         group: str,
         max_rows: int = 2000,
         max_restarts: int = 5,
+        replays_number_alike: bool = False,
     ) -> None:
         self.store = store
+        self.replays_number_alike = replays_number_alike
+        """A rebuilt store makes the published rows again under the same numbers: skip them, do not
+        renumber and republish them (:meth:`ShardStore.resume_at`)."""
         self.producers = producers
         self.positions = positions
         self.anchor = anchor
@@ -303,7 +328,10 @@ class Relay:
             await self._disconnect()
             raise
         self.position = max(int(committed or 1), 1)
-        self.store.resume_at(self.position)
+        if self.replays_number_alike:
+            self.store.resume_at(self.position, replays_number_alike=True)
+        else:  # the plain call: stores that wrap ShardStore keep its original signature
+            self.store.resume_at(self.position)
 
     async def _disconnect(self) -> None:
         producer, self._producer = self._producer, None
@@ -354,6 +382,7 @@ class Relay:
         producer = self._producer
         assert producer is not None
         sent = 0
+        self.store.mark_sent(self.position)  # rows a rebuilt store made again below the position
         while rows := self.store.unsent(self.position, self.max_rows):
             next_position = rows[-1].seq + 1
             await producer.begin_transaction()
@@ -408,6 +437,12 @@ class RuntimeConfig:
     data_dir: Path
     topic_names: Mapping[str, str] = field(default_factory=dict)
     max_batch: int = 1000
+    fetch_records: int = 0
+    """The most records one poll returns; 0: twice ``max_batch``, at least 500 (more than a batch: a shard's
+    merge needs a head from each of its partitions)."""
+    max_buffered: int = 5000
+    """Per partition: a partition with this many records waiting in its shard's merge is paused until the
+    merge drains it."""
     poll_timeout_ms: int = 200
     session_timeout_ms: int = 10_000
     relay_max_rows: int = 2000
@@ -439,6 +474,10 @@ class RuntimeConfig:
     def source(self) -> str:
         return f"urn:joinedup:{self.service}"
 
+    @property
+    def poll_records(self) -> int:
+        return self.fetch_records or max(2 * self.max_batch, 500)
+
 
 @dataclass
 class Shard:
@@ -446,6 +485,8 @@ class Shard:
     store: ShardStore
     processor: ShardProcessor
     relay: Relay
+    merge: OrderedMerge
+    """The shard's input partitions in one deterministic order (:mod:`joinedup.contract.ordered_merge`)."""
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -478,6 +519,10 @@ class StreamRuntime:
         """Set when a rebalance callback failed: the loop raises it (a supervisor restarts the worker)."""
         self._consumer: AIOKafkaConsumer | None = None
         self._positions: AIOKafkaConsumer | None = None
+        self._ends: dict[Partition, int] = {}
+        """The last end offset read per input partition (end offsets only grow)."""
+        self._generation = 0
+        """Counts shard openings and closings: a merge step that awaited across one starts again."""
 
     def _client_id(self, role: str) -> str:
         return f"{self.config.client_id}.{self.config.service}.{role}"
@@ -502,6 +547,8 @@ class StreamRuntime:
         assert consumer is not None
         assert positions is not None
         anchor_topic = self.config.real_inputs[0]
+        catalog = {real: name for name, real in self.config.topic_names.items()}
+        self._generation += 1
         for index in sorted({tp.partition for tp in assigned}):
             if index in self.shards:
                 continue
@@ -517,6 +564,7 @@ class StreamRuntime:
                     anchor=TopicPartition(anchor_topic, index),
                     group=self.config.relay_group,
                     max_rows=self.config.relay_max_rows,
+                    replays_number_alike=True,  # one input order per shard; outputs numbered in input order
                 )
                 relay.start()
             except BaseException:
@@ -530,16 +578,24 @@ class StreamRuntime:
                 source=self.config.source,
                 codec=self.codec,
             )
-            self.shards[index] = Shard(index, store, processor, relay)
+            merge = OrderedMerge(
+                [(tp.topic, tp.partition) for tp in assigned if tp.partition == index], catalog
+            )
+            self.shards[index] = Shard(index, store, processor, relay, merge)
             log.info("%s: opened shard %d", self.config.group, index)
         # seek() only sets the position; seek_to_beginning() would wait for a broker round trip per partition
         # inside this callback, and no heartbeat goes out meanwhile. Offset 0 below the log start (retention)
         # resets to the earliest record (auto_offset_reset), which is the beginning as well.
         for tp in assigned:
-            offsets = self.shards[tp.partition].store.next_offsets()
+            shard = self.shards[tp.partition]
+            offsets = shard.store.next_offsets()
+            if (tp.topic, tp.partition) not in shard.merge.partitions:  # a shard that gains a topic
+                shard.merge = OrderedMerge([*shard.merge.partitions, (tp.topic, tp.partition)], catalog)
+            shard.merge.clear((tp.topic, tp.partition))
             consumer.seek(tp, offsets.get((tp.topic, tp.partition), 0))
 
     async def close_shards(self, indexes: Iterable[int]) -> None:
+        self._generation += 1
         for index in sorted(indexes):
             shard = self.shards.pop(index, None)
             if shard is None:
@@ -591,9 +647,10 @@ class StreamRuntime:
                 while not stop.is_set():
                     self._check_relays()
                     batch = await self._consumer.getmany(
-                        timeout_ms=config.poll_timeout_ms, max_records=config.max_batch
+                        timeout_ms=config.poll_timeout_ms, max_records=config.poll_records
                     )
-                    self._process(batch)
+                    self._buffer(batch)
+                    await self._process()
                     # getmany() does not suspend when records are buffered: yield, or the relays and the
                     # consumer's heartbeat starve while there is input (and the group expels this worker)
                     await asyncio.sleep(0)
@@ -605,26 +662,75 @@ class StreamRuntime:
         finally:
             await self._positions.stop()
 
-    def _process(self, batch: Mapping[TopicPartition, Sequence[Any]]) -> None:
-        by_shard: dict[int, list[RawRecord]] = {}
+    def _buffer(self, batch: Mapping[TopicPartition, Sequence[Any]]) -> None:
+        """Add what a poll returned to the merges of the shards it belongs to."""
         for tp in sorted(batch):
-            by_shard.setdefault(tp.partition, []).extend(
+            shard = self.shards.get(tp.partition)
+            if shard is None or (tp.topic, tp.partition) not in shard.merge.partitions:
+                continue  # revoked while the fetch was in flight: its next owner reads it
+            shard.merge.add(
                 RawRecord(m.topic, m.partition, m.offset, m.timestamp, m.key, m.value) for m in batch[tp]
             )
-        for index, records in sorted(by_shard.items()):
-            shard = self.shards.get(index)
-            if shard is None:  # revoked while the batch was in flight: its next owner reads it
-                continue
-            result = shard.processor.process(records)
-            self.processed += len(records)
-            shard.relay.wake()
-            if result.stale:
-                consumer = self._consumer
-                assert consumer is not None
-                for (topic, partition), offset in sorted(result.next_offsets.items()):
-                    tp = TopicPartition(topic, partition)
-                    if tp in consumer.assignment():
-                        consumer.seek(tp, offset)
+        self._pause_full()
+
+    def _pause_full(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        paused = consumer.paused()
+        for shard in self.shards.values():
+            for topic, partition in shard.merge.partitions:
+                tp = TopicPartition(topic, partition)
+                full = shard.merge.buffered((topic, partition)) >= self.config.max_buffered
+                if full and tp not in paused:
+                    consumer.pause(tp)
+                elif not full and tp in paused:
+                    consumer.resume(tp)
+
+    async def _caught_up(self) -> set[Partition]:
+        """The input partitions with nothing buffered whose every committed record has been read (position at
+        the end offset). Called after the poll whose records the merges hold: a record appended after this
+        check carries a later broker timestamp than every one of them (see the ordered_merge module doc)."""
+        consumer = self._consumer
+        assert consumer is not None
+        waiting = [p for shard in self.shards.values() for p in shard.merge.waiting_for()]
+        positions = {p: int(await consumer.position(TopicPartition(*p))) for p in waiting}
+        unsure = [p for p in waiting if positions[p] >= self._ends.get(p, 0)]
+        if unsure:
+            fresh: Mapping[TopicPartition, int] = await consumer.end_offsets(
+                [TopicPartition(*p) for p in unsure]
+            )
+            for tp, end in fresh.items():
+                self._ends[(tp.topic, tp.partition)] = int(end)
+        return {p for p in waiting if positions[p] >= self._ends.get(p, 0)}
+
+    async def _process(self) -> None:
+        """Run each shard's merge as far as it can go, a batch of at most ``max_batch`` at a time."""
+        generation = self._generation
+        caught_up = await self._caught_up()
+        if generation != self._generation:  # shards opened or closed meanwhile: positions are stale
+            return
+        for index in sorted(self.shards):
+            shard = self.shards[index]
+            while released := shard.merge.release(caught_up, self.config.max_batch):
+                result = shard.processor.process(released)
+                self.processed += len(released)
+                shard.relay.wake()
+                if result.stale:
+                    self._seek_to_committed(shard, result.next_offsets)
+                    break
+        self._pause_full()
+
+    def _seek_to_committed(self, shard: Shard, next_offsets: Mapping[tuple[str, int], int]) -> None:
+        """Some records had been consumed or handled before: read each of the shard's partitions on from its
+        committed offset, forgetting what the merge buffered (it is read again)."""
+        consumer = self._consumer
+        assert consumer is not None
+        assignment = consumer.assignment()
+        for topic, partition in shard.merge.partitions:
+            tp = TopicPartition(topic, partition)
+            if tp in assignment and (topic, partition) in next_offsets:
+                shard.merge.clear((topic, partition))
+                consumer.seek(tp, next_offsets[(topic, partition)])
 
 
 def topic_mapping(prefix: str, names: Iterable[str]) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -19,6 +20,8 @@ from joinedup.contract.vocabularies import Vocabularies, vocabularies
 AGENCY_PLACEHOLDER = "{agency}"
 _DURATION = re.compile(r"^(\d+)([dhm])$")
 _UNIT_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000}
+TIMESTAMP_TYPES = {"producer": "CreateTime", "broker": "LogAppendTime"}
+"""The catalog's ``timestamps`` -> Kafka's ``message.timestamp.type``."""
 
 REFERRAL_EVENTS = "joinedup.referral.events"
 CONSENT_EVENTS = "joinedup.consent.events"
@@ -43,6 +46,9 @@ class TopicSpec(BaseModel):
     partitions: int = Field(gt=0, le=256)
     retention: str
     compact: bool = False
+    timestamps: Literal["producer", "broker"] = "producer"
+    """Whose clock a record's Kafka timestamp is: the producer's (CreateTime) or the broker's, set when it
+    appends the record (LogAppendTime)."""
 
     @field_validator("retention")
     @classmethod
@@ -63,6 +69,7 @@ class TopicSpec(BaseModel):
         return {
             "cleanup.policy": "compact" if self.compact else "delete",
             "retention.ms": str(self.retention_ms),
+            "message.timestamp.type": TIMESTAMP_TYPES[self.timestamps],
         }
 
 

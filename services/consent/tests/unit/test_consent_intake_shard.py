@@ -149,8 +149,9 @@ def test_other_submissions_on_the_intake_topic_are_left_to_the_referral_service(
 def test_undecodable_bytes_are_dead_lettered_and_the_batch_goes_on(shard: Shard) -> None:
     published = shard.submit(b"\xc3\x01garbage", _statement())
 
-    assert [type(r).__name__ for _, r in published] == ["ConsentGiven", "SubmissionAccepted", "DeadLetter"]
-    letter = published[2][1]
+    # the outbox keeps input order (a dead letter in its input's place), whatever the batch boundaries
+    assert [type(r).__name__ for _, r in published] == ["DeadLetter", "ConsentGiven", "SubmissionAccepted"]
+    letter = published[0][1]
     assert isinstance(letter, DeadLetter)
     assert (letter.source_offset, letter.consumer_group) == (0, "joinedup.consent.intake")
     assert shard.store.next_offsets() == {(MH_INTAKE, 0): 2}

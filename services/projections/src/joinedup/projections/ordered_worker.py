@@ -3,9 +3,13 @@
 It assigns itself every partition of its input topics and resumes at the offsets in its own store, merges
 them in one deterministic order (identity/input_order.py), and runs batches through the shared runtime's
 :class:`ShardProcessor`: the handler's state, the consumed offsets and the outbox commit in one SQLite
-transaction per batch. The runtime's :class:`Relay` publishes the outbox with a transactional producer (its
-``transactional_id`` fences a zombie worker) and records how far it got in the same Kafka transaction, so
-``read_committed`` readers see every output exactly once whenever the worker is killed.
+transaction per batch. A partition counts as read to its end when the consumer's position reaches the last
+stable offset the latest fetch response reported (no extra request per loop). The runtime's :class:`Relay`
+publishes the outbox with a transactional producer (its ``transactional_id`` fences a zombie worker) and
+records how far it got in the same Kafka transaction, so ``read_committed`` readers see every output exactly
+once whenever the worker is killed. The relay runs on a thread of its own (relay_thread.py), woken by each
+commit, so its Kafka round trips never wait behind the worker's batches; the worker commits its first batch
+only once the relay has resumed at its committed position.
 
 The identity resolver (identity/worker.py) and the person view (person_view/worker.py) are such workers: each
 needs all of its inputs in one place, and its inputs are not co-partitioned.
@@ -15,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +31,8 @@ from joinedup.contract.outbox import ShardStore
 from joinedup.contract.serde import Codec, default_codec
 from joinedup.contract.streams import RawRecord, Relay, ShardHandler, ShardProcessor
 from joinedup.projections.identity.input_order import OrderedMerge, Partition
+from joinedup.projections.relay_thread import RelayStore, RelayThread, store_file
+from joinedup.projections.worker_timeline import TimedShardStore, WorkerTimeline
 
 
 @dataclass(frozen=True)
@@ -60,9 +67,27 @@ class OrderedWorkerConfig:
     durable: bool = False
     client_id: str = "joinedup"
     measure: bool = False
+    """Keep per-record timings (:mod:`joinedup.projections.worker_timeline`): benchmarks only."""
 
     def real(self, name: str) -> str:
         return self.topic_names.get(name, name)
+
+    @property
+    def namespace(self) -> str:
+        """The prefix of the real topic names ("" in production): prefixed to the relay's transactional id
+        and group as well, so that workers on differently prefixed topics of one cluster (tests, benchmarks,
+        a demo beside the real thing) never fence each other's relay."""
+        for name, real in sorted(self.topic_names.items()):
+            if real != name and real.endswith(name):
+                return real[: -len(name)]
+        return ""
+
+
+def open_store(path: Path, config: OrderedWorkerConfig) -> ShardStore:
+    """The worker's store file (a timed one when the config measures)."""
+    if config.measure:
+        return TimedShardStore(path, WorkerTimeline(), durable=config.durable)
+    return ShardStore(path, durable=config.durable)
 
 
 class OrderedWorker:
@@ -91,6 +116,8 @@ class OrderedWorker:
         self.processed = 0
         self.caught_up = asyncio.Event()
         """Set while every input partition is read to its end and the outbox is empty."""
+        self.timeline = store.timeline if isinstance(store, TimedShardStore) else None
+        """Per-record timings when the store was opened by :func:`open_store` with ``measure`` on."""
         gc.collect()
         gc.freeze()  # the loaded state is long-lived: keep full collections off the handler's p99
 
@@ -105,18 +132,42 @@ class OrderedWorker:
             return AIOKafkaProducer(
                 bootstrap_servers=config.bootstrap,
                 client_id=f"{config.client_id}.{role.name}-relay",
-                transactional_id=role.transactional_id,
+                transactional_id=config.namespace + role.transactional_id,
                 enable_idempotence=True,
                 acks="all",
-                linger_ms=5,
+                linger_ms=0,  # a commit waits for its records: lingering only delays it
+                retry_backoff_ms=20,  # a transaction begun while the last one's markers are written retries
                 max_batch_size=262_144,
             )
 
-        positions = AIOKafkaConsumer(
-            bootstrap_servers=config.bootstrap,
-            group_id=role.relay_group,
-            client_id=f"{config.client_id}.{role.name}-positions",
-            enable_auto_commit=False,
+        def positions() -> AIOKafkaConsumer:
+            return AIOKafkaConsumer(
+                bootstrap_servers=config.bootstrap,
+                group_id=config.namespace + role.relay_group,
+                client_id=f"{config.client_id}.{role.name}-positions",
+                enable_auto_commit=False,
+            )
+
+        def relay(store: ShardStore, positions: AIOKafkaConsumer) -> Relay:
+            return Relay(
+                store,
+                producer,
+                positions,
+                anchor=TopicPartition(config.real(role.anchor), 0),
+                group=config.namespace + role.relay_group,
+            )
+
+        path = store_file(self.store)
+        timeline = self.timeline
+        relay_thread = RelayThread(
+            lambda: (
+                TimedShardStore(path, timeline, durable=config.durable)
+                if timeline is not None
+                else RelayStore(path, durable=config.durable)
+            ),
+            positions,
+            relay,
+            name=f"{role.name}-relay",
         )
         consumer = AIOKafkaConsumer(
             bootstrap_servers=config.bootstrap,
@@ -127,33 +178,28 @@ class OrderedWorker:
             isolation_level="read_committed",
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
-        relay = Relay(
-            self.store,
-            producer,
-            positions,
-            anchor=TopicPartition(config.real(role.anchor), 0),
-            group=role.relay_group,
-        )
-        await positions.start()
+        await asyncio.to_thread(relay_thread.start)
         try:
-            relay.start()
+            await consumer.start()
             try:
-                await consumer.start()
-                try:
-                    merge = await self._assign(consumer)
-                    await self._loop(consumer, relay, merge, stop)
-                finally:
-                    await consumer.stop()
+                merge = await self._assign(consumer)
+                await self._loop(consumer, relay_thread, merge, stop)
             finally:
-                await relay.stop()
+                await consumer.stop()
         finally:
-            await positions.stop()
+            await relay_thread.stop()
 
-    async def replay(self) -> int:
+    async def replay(self, batch: int = 5000) -> int:
         """Read every input to its current end into the store, publishing nothing (the outbox keeps what
         the batches produced: a worker's relay later skips what its position says was published). Returns
-        how many records were processed."""
+        how many records were processed.
+
+        Meant for a fresh file nobody else has open (``joinedup projections rebuild``): batches of ``batch``
+        records, no fsync per commit (``synchronous=OFF``) and a large page cache while it runs; at the end
+        the WAL is checkpointed into the file with ``synchronous=FULL`` (written and fsynced) before the
+        caller puts the file in place. A crash midway leaves a file the caller deletes and starts again."""
         config = self.config
+        db = self.store.connection
         consumer = AIOKafkaConsumer(
             bootstrap_servers=config.bootstrap,
             group_id=None,
@@ -163,12 +209,19 @@ class OrderedWorker:
             isolation_level="read_committed",
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute("PRAGMA cache_size=-262144")  # KiB: 256 MiB of pages stay in memory
         await consumer.start()
         try:
             merge = await self._assign(consumer)
-            await self._loop(consumer, None, merge, asyncio.Event(), until_caught_up=True)
+            await self._loop(consumer, None, merge, asyncio.Event(), until_caught_up=True, batch_size=batch)
         finally:
             await consumer.stop()
+            db.execute(f"PRAGMA synchronous={'FULL' if config.durable else 'NORMAL'}")
+            db.execute("PRAGMA cache_size=-2000")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.execute(f"PRAGMA synchronous={'FULL' if config.durable else 'NORMAL'}")
         return self.processed
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> OrderedMerge:
@@ -204,14 +257,15 @@ class OrderedWorker:
     async def _loop(
         self,
         consumer: AIOKafkaConsumer,
-        relay: Relay | None,
+        relay: RelayThread | None,
         merge: OrderedMerge,
         stop: asyncio.Event,
         *,
         until_caught_up: bool = False,
+        batch_size: int | None = None,
     ) -> None:
         config = self.config
-        ends: dict[Partition, int] = {}
+        limit = batch_size or config.max_batch
         while not stop.is_set():
             failed = relay.failed if relay is not None else None
             if failed is not None:
@@ -220,22 +274,34 @@ class OrderedWorker:
                 timeout_ms=config.poll_timeout_ms, max_records=config.fetch_records
             )
             for tp in sorted(batch):
-                merge.add(
+                raws = [
                     RawRecord(m.topic, m.partition, m.offset, m.timestamp, m.key, m.value) for m in batch[tp]
-                )
+                ]
+                if self.timeline is not None:
+                    self.timeline.held(raws)
+                merge.add(raws)
             self._pause_full(consumer, merge)
-            caught_up = await self._caught_up(consumer, merge, ends)
-            while released := merge.release(caught_up, config.max_batch):
+            caught_up = await caught_up_partitions(consumer, merge.partitions)
+            while released := merge.release(caught_up, limit):
                 self.caught_up.clear()
-                self.processor.process(released)
+                released_ns, cpu = time.perf_counter_ns(), time.thread_time_ns()
+                result = self.processor.process(released)
+                if isinstance(self.store, TimedShardStore):
+                    self.store.timeline.committed(
+                        released,
+                        released_ns,
+                        self.store.last_seq(),
+                        time.thread_time_ns() - cpu,
+                        result.published,
+                    )
                 self.processed += len(released)
                 gc.freeze()  # what the batch left is long-lived state: keep it out of full collections
                 if relay is not None:
-                    relay.wake()
+                    relay.wake()  # the relay runs on its own thread: it publishes while the next batch runs
                 self._pause_full(consumer, merge)
-                if len(released) < config.max_batch:
+                if len(released) < limit:
                     break
-                await asyncio.sleep(0)  # let the relay publish while the next batch waits
+                await asyncio.sleep(0)  # getmany() does not suspend while records are buffered
             drained = not any(merge.buffered(p) for p in merge.partitions)
             if len(caught_up) == len(merge.partitions) and drained:
                 if until_caught_up:
@@ -252,16 +318,21 @@ class OrderedWorker:
             elif not full and tp in consumer.paused():
                 consumer.resume(tp)
 
-    async def _caught_up(
-        self, consumer: AIOKafkaConsumer, merge: OrderedMerge, ends: dict[Partition, int]
-    ) -> set[Partition]:
-        """The partitions whose every committed record has been buffered (position at the end offset)."""
-        positions = {p: int(await consumer.position(TopicPartition(*p))) for p in merge.partitions}
-        unsure = [p for p in merge.partitions if positions[p] >= ends.get(p, 0)]
-        if unsure:
-            fresh: Mapping[TopicPartition, int] = await consumer.end_offsets(
-                [TopicPartition(*p) for p in unsure]
-            )
-            for tp, end in fresh.items():
-                ends[(tp.topic, tp.partition)] = int(end)
-        return {p for p in merge.partitions if positions[p] >= ends.get(p, 0)}
+
+async def caught_up_partitions(consumer: AIOKafkaConsumer, partitions: Iterable[Partition]) -> set[Partition]:
+    """The partitions whose every committed record has been buffered: the position has reached the last
+    stable offset that the latest fetch response reported for the partition (``read_committed``: the end a
+    reader may see). No request is sent: every fetch response carries it. A partition no fetch response has
+    covered yet is not caught up.
+
+    Over data already on the topics (a replay, a restart) this is exact: any fetch response is later than the
+    data, so its last stable offset is at or beyond the data's end."""
+    done: set[Partition] = set()
+    for p in partitions:
+        tp = TopicPartition(*p)
+        end = consumer.last_stable_offset(tp)
+        if end is None or end < 0:
+            continue
+        if int(await consumer.position(tp)) >= int(end):
+            done.add(p)
+    return done

@@ -17,12 +17,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from joinedup.contract.outbox import ShardStore
 from joinedup.contract.serde import Codec
 from joinedup.contract.topics import IDENTITY_ASSERTIONS, REFERRAL_EVENTS
 from joinedup.projections.identity.match_model import MatchModel
 from joinedup.projections.identity.stream_handler import IdentityStreamHandler
-from joinedup.projections.ordered_worker import OrderedWorker, OrderedWorkerConfig, WorkerRole
+from joinedup.projections.ordered_worker import OrderedWorker, OrderedWorkerConfig, WorkerRole, open_store
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ class IdentityWorker(OrderedWorker):
     def __init__(
         self, config: OrderedWorkerConfig, model: MatchModel | None = None, codec: Codec | None = None
     ) -> None:
-        store = ShardStore(store_path(config.data_dir), durable=config.durable)
+        store = open_store(store_path(config.data_dir), config)
         try:
             self.handler = IdentityStreamHandler(store.connection, model, measure=config.measure)
         except BaseException:

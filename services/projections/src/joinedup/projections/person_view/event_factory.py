@@ -5,6 +5,7 @@ caller passes in."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from joinedup.contract.envelope import JOINEDUP_SOURCE, envelope_for, event_id_for
@@ -246,10 +247,16 @@ CONTACTS = ("police-callout", "ae-attendance", "home-visit", "office-appointment
 
 def synthetic_stream(count: int, seed: int = 7) -> list[Event]:
     """Exactly ``count`` events: per person two or three records, then a random mix of work about them."""
+    return list(iter_synthetic_stream(count, seed))
+
+
+def iter_synthetic_stream(count: int, seed: int = 7) -> Iterator[Event]:
+    """The events of :func:`synthetic_stream`, one person's at a time (a million need not fit in memory)."""
     rng = random.Random(seed)  # noqa: S311 - seeded test data, never inside a decision
-    events: list[Event] = []
     person = 0
-    while len(events) < count:
+    produced = 0
+    while produced < count:
+        events: list[Event] = []
         person += 1
         pid = f"P{person}"
         agencies = rng.sample(AGENCIES, rng.choice((2, 3)))
@@ -309,4 +316,5 @@ def synthetic_stream(count: int, seed: int = 7) -> list[Event]:
                         related_refs=related,
                     )
                 )
-    return events[:count]
+        yield from events[: count - produced]
+        produced += min(len(events), count - produced)

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from joinedup.contract.outbox import ShardStore
 from joinedup.contract.serde import Codec
 from joinedup.contract.topics import IDENTITY_EVENTS, REFERRAL_EVENTS
-from joinedup.projections.ordered_worker import OrderedWorker, OrderedWorkerConfig, WorkerRole
+from joinedup.projections.ordered_worker import OrderedWorker, OrderedWorkerConfig, WorkerRole, open_store
 from joinedup.projections.person_view.shard_handler import PersonViewHandler
 
 SERVICE = "projections"
@@ -47,7 +46,7 @@ class PersonViewWorker(OrderedWorker):
     def __init__(
         self, config: OrderedWorkerConfig, codec: Codec | None = None, *, path: Path | None = None
     ) -> None:
-        store = ShardStore(path or store_path(config.data_dir), durable=config.durable)
+        store = open_store(path or store_path(config.data_dir), config)
         try:
             self.handler = PersonViewHandler(store.connection)  # creates the view's tables (autocommit)
         except BaseException:

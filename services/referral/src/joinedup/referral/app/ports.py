@@ -28,8 +28,9 @@ TopicPartition = tuple[str, int]
 
 @dataclass(frozen=True)
 class Coordinates:
-    """Where an input was read: its topic, partition and offset, and its Kafka timestamp (which becomes the
-    ``recorded_at`` of everything it causes and the ``now`` the date checks use)."""
+    """Where an input was read: its topic, partition and offset, and its Kafka timestamp (the broker's, on the
+    intake topics: it becomes the ``recorded_at`` of everything it causes and the ``now`` the date checks
+    use)."""
 
     topic: str
     partition: int

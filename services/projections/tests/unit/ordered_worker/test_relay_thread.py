@@ -1,0 +1,132 @@
+"""The relay on its own thread: woken from the worker's thread, stopped with a last flush; failures show."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from joinedup.contract.outbox import ShardStore
+from joinedup.contract.streams import Relay
+from joinedup.projections.relay_thread import RelayStore, RelayThread, store_file
+
+
+class FakePositions:
+    def __init__(self) -> None:
+        self.running = False
+
+    async def start(self) -> None:
+        self.running = True
+
+    async def stop(self) -> None:
+        self.running = False
+
+
+class FakeRelay:
+    """Counts wakes on the thread it runs on; fails on the ``fail_at``-th wake."""
+
+    def __init__(self, store: ShardStore, fail_at: int = 0, connect_s: float = 0.0) -> None:
+        self.store = store
+        self.connect_s = connect_s
+        self.task: asyncio.Task[None] | None = None
+        self.wakes = 0
+        self.threads: set[str] = set()
+        self.stopped = False
+        self.fail_at = fail_at
+        self.failed: BaseException | None = None
+
+    def start(self) -> None:
+        self.threads.add(threading.current_thread().name)
+        self.task = asyncio.get_running_loop().create_task(self.connect())
+
+    async def connect(self) -> None:
+        await asyncio.sleep(self.connect_s)  # the producer starts, the committed position is read
+        self.store.resume_at(1)
+
+    def wake(self) -> None:
+        self.threads.add(threading.current_thread().name)
+        self.wakes += 1
+        if self.wakes == self.fail_at:
+            self.failed = RuntimeError("fenced")
+
+    async def stop(self) -> None:
+        self.stopped = True
+        if self.failed is not None:
+            raise self.failed
+
+
+def running(tmp_path: Path, relays: list[FakeRelay], fail_at: int = 0, connect_s: float = 0.0) -> RelayThread:
+    positions = FakePositions()
+
+    def build(store: ShardStore, _positions: Any) -> Relay:
+        relays.append(FakeRelay(store, fail_at, connect_s))
+        return cast(Relay, relays[-1])
+
+    return RelayThread(
+        lambda: RelayStore(tmp_path / "s.sqlite"),
+        lambda: cast(Any, positions),
+        build,
+        name="test-relay",
+        check_interval_s=0.01,
+    )
+
+
+def test_wakes_from_the_workers_thread_reach_the_relay_on_its_own_thread_and_stop_flushes_it(
+    tmp_path: Path,
+) -> None:
+    relays: list[FakeRelay] = []
+    thread = running(tmp_path, relays)
+
+    async def main() -> None:
+        await asyncio.to_thread(thread.start)
+        for _ in range(3):
+            thread.wake()
+        await asyncio.sleep(0.1)
+        await thread.stop()
+
+    asyncio.run(main())
+    (relay,) = relays
+    assert relay.wakes == 3
+    assert relay.threads == {"test-relay"}
+    assert relay.stopped
+    assert thread.failed is None
+
+
+def test_a_relay_that_gives_up_is_reported_as_failed_and_its_error_is_raised_on_stop(tmp_path: Path) -> None:
+    relays: list[FakeRelay] = []
+    thread = running(tmp_path, relays, fail_at=1)
+
+    async def main() -> None:
+        await asyncio.to_thread(thread.start)
+        thread.wake()
+        for _ in range(200):
+            if thread.failed is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert isinstance(thread.failed, RuntimeError)
+        with pytest.raises(RuntimeError, match="fenced"):
+            await thread.stop()
+
+    asyncio.run(main())
+
+
+def test_the_relays_connection_opens_the_workers_own_file(tmp_path: Path) -> None:
+    with ShardStore(tmp_path / "worker.sqlite") as store:
+        assert store_file(store) == (tmp_path / "worker.sqlite").resolve()
+
+
+def test_start_returns_only_once_the_relay_has_resumed_at_its_committed_position(tmp_path: Path) -> None:
+    relays: list[FakeRelay] = []
+    thread = running(tmp_path, relays, connect_s=0.3)
+
+    async def main() -> None:
+        await asyncio.to_thread(thread.start)
+        (relay,) = relays
+        assert isinstance(relay.store, RelayStore)
+        assert relay.store.resumed.is_set()  # a batch committed now cannot be taken for a published one
+        await thread.stop()
+
+    asyncio.run(main())
