@@ -104,7 +104,7 @@ def test_a_shard_handles_its_intake_topics_in_broker_timestamp_order_not_topic_o
     ]
 
 
-def test_an_intake_topic_made_with_the_producers_clock_is_reported_as_drift(
+def test_an_intake_topic_made_with_the_producers_clock_is_switched_to_the_brokers_and_only_that_changes(
     kafka_bootstrap: str, unique_prefix: str
 ) -> None:
     spec = catalog().renamed(unique_prefix)[intake_topic("police")]
@@ -112,6 +112,14 @@ def test_an_intake_topic_made_with_the_producers_clock_is_reported_as_drift(
     try:
         assert apply_topics(admin, [spec.model_copy(update={"timestamps": "producer"})]).ok
         report = apply_topics(admin, [spec])
+        again = apply_topics(admin, [spec])
+        shrunk = apply_topics(admin, [spec.model_copy(update={"retention": "1d"})])
     finally:
         admin.close()
-    assert report.drift == {spec.name: ["message.timestamp.type=CreateTime (catalog says LogAppendTime)"]}
+    assert report.ok
+    assert report.altered == {spec.name: ["message.timestamp.type: CreateTime -> LogAppendTime"]}
+    assert again.unchanged == [spec.name]
+    assert again.altered == {}
+    assert not shrunk.ok, "a retention change is reported, never applied"
+    assert list(shrunk.drift) == [spec.name]
+    assert shrunk.altered == {}

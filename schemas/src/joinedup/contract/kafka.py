@@ -53,6 +53,8 @@ class TopicReport:
     created: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     drift: dict[str, list[str]] = field(default_factory=dict)
+    altered: dict[str, list[str]] = field(default_factory=dict)
+    """Existing topics whose safe-to-change settings (``ALTERED_IN_PLACE``) were set to the catalog's."""
 
     @property
     def ok(self) -> bool:
@@ -77,15 +79,20 @@ def _configs(admin: KafkaAdminClient, names: list[str]) -> dict[str, dict[str, s
     return {name: {k: str(v.get("value")) for k, v in entries.items()} for name, entries in described.items()}
 
 
+ALTERED_IN_PLACE = frozenset({"message.timestamp.type"})
+"""Settings `apply_topics` changes on an existing topic: changing them re-keys and deletes nothing."""
+
+
 def apply_topics(
     admin: KafkaAdminClient, specs: Iterable[TopicSpec], replication_factor: int = 1
 ) -> TopicReport:
     """Create the missing topics; check the existing ones against the catalog. Idempotent.
 
-    Drift (fewer or more partitions, another retention, cleanup policy or timestamp type) is reported, not
-    "fixed": changing partitions re-keys data and shrinking retention deletes it, which is an operator's
-    decision. (A topic made before its timestamp type was in the catalog: ``kafka-configs --alter --topic
-    <name> --add-config message.timestamp.type=LogAppendTime``; it applies to records appended from then on.)
+    Drift (fewer or more partitions, another retention or cleanup policy) is reported, not "fixed":
+    changing partitions re-keys data and shrinking retention deletes it, which is an operator's decision.
+    The settings in ``ALTERED_IN_PLACE`` are set to the catalog's (an incremental alter of that key alone),
+    because changing them loses nothing: a topic made before its timestamp type was in the catalog takes
+    the broker's clock for the records appended from then on.
     """
     specs = list(specs)
     report = TopicReport()
@@ -113,12 +120,19 @@ def apply_topics(
         if existing[spec.name] != spec.partitions:
             problems.append(f"partitions {existing[spec.name]} (catalog says {spec.partitions})")
         actual = configs.get(spec.name, {})
+        to_alter: dict[str, str] = {}
         for key, want in spec.config().items():
             if key in actual and actual[key] != want:
-                problems.append(f"{key}={actual[key]} (catalog says {want})")
+                if key in ALTERED_IN_PLACE:
+                    to_alter[key] = want
+                else:
+                    problems.append(f"{key}={actual[key]} (catalog says {want})")
+        if to_alter:
+            admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, spec.name, configs=to_alter)])
+            report.altered[spec.name] = [f"{k}: {actual[k]} -> {v}" for k, v in sorted(to_alter.items())]
         if problems:
             report.drift[spec.name] = problems
-        else:
+        elif not to_alter:
             report.unchanged.append(spec.name)
     return report
 

@@ -118,6 +118,8 @@ def topics_apply(
         table.add_row(name, "[green]created[/]")
     for name in report.unchanged:
         table.add_row(name, "ok")
+    for name, changes in report.altered.items():
+        table.add_row(name, "[yellow]altered: " + "; ".join(changes) + "[/]")
     for name, problems in report.drift.items():
         table.add_row(name, "[red]drift: " + "; ".join(problems) + "[/]")
     out.print(table)
