@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from joinedup.contract.envelope import to_kafka_timestamp
+from joinedup.contract.models import intake as contract_intake
+from joinedup.contract.streams import Input
+from joinedup.contract.topics import intake_topic
+from joinedup.referral.adapters.intake_stream import IntakeShardHandler, NotAnIntakeTopic
 from joinedup.referral.adapters.store_memory import MemoryReferralStore
 from joinedup.referral.adapters.store_sqlite import SqliteReferralStore
 from joinedup.referral.app.ports import ReferralStore
+from joinedup.referral.app.reference import default_reference_data
 from joinedup.referral.app.testing import (
+    NOW,
     RECEIVER,
     REFERRER,
     Scenario,
@@ -27,6 +36,7 @@ from joinedup.referral.domain.events import (
     ReferralReceived,
 )
 from joinedup.referral.domain.model import IncomingKey, RecordKey, ReferralKey, ReferralStatus
+from joinedup.referral.domain.submissions import ReferralSubmission, submission_key
 
 INTAKE = ("joinedup.intake.probation", 0)
 LIFECYCLE = (
@@ -106,3 +116,31 @@ def test_sqlite_state_survives_a_restart_only_if_committed(tmp_path: Path) -> No
         assert second.referral(ReferralKey(REFERRER, "R-1")) is not None
         assert second.referral(ReferralKey(REFERRER, "R-2")) is None
         Scenario(second).when(REFERRER, a_referral()).then_duplicate()
+
+
+def _shard_input(agency: str, submission: ReferralSubmission, offset: int) -> Input:
+    record = contract_intake.ReferralSubmission.model_validate(submission.model_dump())
+    return Input(intake_topic(agency), 0, offset, to_kafka_timestamp(NOW), None, record)
+
+
+def test_a_shard_batch_writes_its_buffered_rows_into_the_shared_transaction(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "shard.db", isolation_level=None)
+    handler = IntakeShardHandler(SqliteReferralStore(db), default_reference_data())
+    db.execute("BEGIN IMMEDIATE")
+    handler.handle(
+        [_shard_input(REFERRER, a_referral("R-1"), 0), _shard_input(REFERRER, a_referral("R-2"), 1)]
+    )
+    db.execute("COMMIT")
+    rows = db.execute("SELECT referral_ref FROM referrals ORDER BY referral_ref").fetchall()
+    assert rows == [("R-1",), ("R-2",)]
+    assert db.execute("SELECT count(*) FROM processed").fetchone()[0] == 2
+
+
+def test_a_failed_shard_batch_leaves_no_buffered_rows_behind(tmp_path: Path) -> None:
+    store = SqliteReferralStore(sqlite3.connect(tmp_path / "shard.db", isolation_level=None))
+    handler = IntakeShardHandler(store, default_reference_data())
+    foreign = replace(_shard_input(REFERRER, a_referral("R-2"), 1), topic="joinedup.referral.events")
+    with pytest.raises(NotAnIntakeTopic):
+        handler.handle([_shard_input(REFERRER, a_referral("R-1"), 0), foreign])
+    assert store.referral(ReferralKey(REFERRER, "R-1")) is None
+    assert store.processed(submission_key(a_referral("R-1"), REFERRER)) is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Protocol, runtime_checkable
 
 from joinedup.contract.envelope import from_kafka_timestamp
 from joinedup.contract.streams import Input, Output
@@ -19,6 +20,16 @@ from joinedup.referral.app.handlers import event_key, handle_record, receipt_key
 from joinedup.referral.app.ports import Coordinates, ReferralState
 from joinedup.referral.domain.reference import ReferenceData
 from joinedup.referral.domain.rules import FUTURE_TOLERANCE
+
+
+@runtime_checkable
+class WriteBuffer(Protocol):
+    """A state that buffers its writes (the SQLite store): written at the end of a batch, forgotten if the
+    batch fails (the runtime then rolls the shard's transaction back to before the batch)."""
+
+    def flush(self) -> None: ...
+
+    def discard(self) -> None: ...
 
 
 class NotAnIntakeTopic(ValueError):
@@ -39,6 +50,18 @@ class IntakeShardHandler:
         self.future_tolerance = future_tolerance
 
     def handle(self, inputs: Sequence[Input]) -> list[Output]:
+        buffer = self.state if isinstance(self.state, WriteBuffer) else None
+        try:
+            outputs = self._handle(inputs)
+            if buffer is not None:
+                buffer.flush()
+        except BaseException:
+            if buffer is not None:
+                buffer.discard()
+            raise
+        return outputs
+
+    def _handle(self, inputs: Sequence[Input]) -> list[Output]:
         outputs: list[Output] = []
         for item in inputs:
             agency = agency_of_intake_topic(item.topic)

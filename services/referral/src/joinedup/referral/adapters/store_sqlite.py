@@ -1,9 +1,11 @@
 """The referral store in SQLite: aggregates, accepted submission keys and consumed offsets in one database,
 committed in one transaction (ARCHITECTURE invariant 2), so a kill -9 keeps a whole batch or none of it.
 
-Rows hold the aggregate as JSON (pydantic), keyed by its identity. WAL journal with ``synchronous=NORMAL``:
-durable across a process crash (kill -9); use ``durable=True`` for ``FULL`` if a power loss must not lose the
-last commit either.
+Rows hold the aggregate as JSON (pydantic), keyed by its identity. Writes are buffered in memory (reads see
+them) and written with one ``executemany`` per table by ``flush`` (``commit`` flushes first); a caller that
+shares the connection (a stream-runtime shard) calls ``flush`` at the end of each batch, ``discard`` on
+failure. WAL journal with ``synchronous=NORMAL``: durable across a process crash (kill -9); use
+``durable=True`` for ``FULL`` if a power loss must not lose the last commit either.
 """
 
 from __future__ import annotations
@@ -60,6 +62,26 @@ CREATE TABLE IF NOT EXISTS offsets (
 """
 
 
+_PUT_REFERRAL = (
+    "INSERT OR REPLACE INTO referrals (referring_agency, referral_ref, to_agency, body) VALUES (?, ?, ?, ?)"
+)
+_PUT_ASSESSMENT = "INSERT OR REPLACE INTO assessments (agency, assessment_ref, body) VALUES (?, ?, ?)"
+_PUT_CONTACT = "INSERT OR REPLACE INTO contacts (agency, contact_ref, body) VALUES (?, ?, ?)"
+_PUT_PROCESSED = "INSERT OR REPLACE INTO processed (submission_key, body) VALUES (?, ?)"
+
+
+def _referral_row(referral: Referral) -> tuple[str, str, str, str]:
+    return (referral.referring_agency, referral.referral_ref, referral.to_agency, referral.model_dump_json())
+
+
+def _assessment_row(assessment: Assessment) -> tuple[str, str, str]:
+    return (assessment.agency, assessment.assessment_ref, assessment.model_dump_json())
+
+
+def _contact_row(contact: Contact) -> tuple[str, str, str]:
+    return (contact.agency, contact.contact_ref, contact.model_dump_json())
+
+
 class StoreVersionError(RuntimeError):
     """The database was written by another version of this store."""
 
@@ -70,6 +92,10 @@ class SqliteReferralStore:
     def __init__(self, path: Path | str | sqlite3.Connection, *, durable: bool = False) -> None:
         """Open ``path`` (a file this store owns), or share an open connection (a stream-runtime shard's: its
         batch transaction then also holds these tables, and the runtime commits)."""
+        self._referrals: dict[ReferralKey, Referral] = {}
+        self._assessments: dict[RecordKey, Assessment] = {}
+        self._contacts: dict[RecordKey, Contact] = {}
+        self._processed: dict[str, Processed] = {}
         if isinstance(path, sqlite3.Connection):
             self._db = path
         else:
@@ -98,13 +124,33 @@ class SqliteReferralStore:
         row = self._db.execute(sql, params).fetchone()
         return None if row is None else str(row[0])
 
-    def _stage(self, sql: str, *params: str) -> None:
+    def flush(self) -> None:
+        """Write the buffered rows (in the open transaction, or a new one)."""
+        if not (self._referrals or self._assessments or self._contacts or self._processed):
+            return
         if not self._db.in_transaction:
             self._db.execute("BEGIN IMMEDIATE")
-        self._db.execute(sql, params)
+        for sql, rows in (
+            (_PUT_REFERRAL, [_referral_row(r) for r in self._referrals.values()]),
+            (_PUT_ASSESSMENT, [_assessment_row(a) for a in self._assessments.values()]),
+            (_PUT_CONTACT, [_contact_row(c) for c in self._contacts.values()]),
+            (_PUT_PROCESSED, [(p.key, p.model_dump_json()) for p in self._processed.values()]),
+        ):
+            if rows:
+                self._db.executemany(sql, rows)
+        self.discard()
+
+    def discard(self) -> None:
+        """Forget the buffered rows (the batch they belong to failed)."""
+        self._referrals.clear()
+        self._assessments.clear()
+        self._contacts.clear()
+        self._processed.clear()
 
     # reads (they see staged rows: same connection, same transaction)
     def referral(self, key: ReferralKey) -> Referral | None:
+        if (buffered := self._referrals.get(key)) is not None:
+            return buffered
         body = self._one(
             "SELECT body FROM referrals WHERE referring_agency = ? AND referral_ref = ?",
             key.referring_agency,
@@ -113,6 +159,7 @@ class SqliteReferralStore:
         return None if body is None else Referral.model_validate_json(body)
 
     def referral_sent_to(self, key: IncomingKey) -> Referral | None:
+        self.flush()  # rare (a withdrawal): let the query see the buffered referrals
         body = self._one(
             "SELECT body FROM referrals WHERE to_agency = ? AND referral_ref = ? "
             "ORDER BY referring_agency LIMIT 1",
@@ -122,57 +169,43 @@ class SqliteReferralStore:
         return None if body is None else Referral.model_validate_json(body)
 
     def assessment(self, key: RecordKey) -> Assessment | None:
+        if (buffered := self._assessments.get(key)) is not None:
+            return buffered
         body = self._one(
             "SELECT body FROM assessments WHERE agency = ? AND assessment_ref = ?", key.agency, key.ref
         )
         return None if body is None else Assessment.model_validate_json(body)
 
     def contact(self, key: RecordKey) -> Contact | None:
+        if (buffered := self._contacts.get(key)) is not None:
+            return buffered
         body = self._one(
             "SELECT body FROM contacts WHERE agency = ? AND contact_ref = ?", key.agency, key.ref
         )
         return None if body is None else Contact.model_validate_json(body)
 
     def processed(self, key: str) -> Processed | None:
+        if (buffered := self._processed.get(key)) is not None:
+            return buffered
         body = self._one("SELECT body FROM processed WHERE submission_key = ?", key)
         return None if body is None else Processed.model_validate_json(body)
 
-    # staged writes
+    # staged writes (buffered until ``flush``)
     def put_referral(self, referral: Referral) -> None:
-        self._stage(
-            "INSERT OR REPLACE INTO referrals (referring_agency, referral_ref, to_agency, body) "
-            "VALUES (?, ?, ?, ?)",
-            referral.referring_agency,
-            referral.referral_ref,
-            referral.to_agency,
-            referral.model_dump_json(),
-        )
+        self._referrals[referral.key] = referral
 
     def put_assessment(self, assessment: Assessment) -> None:
-        self._stage(
-            "INSERT OR REPLACE INTO assessments (agency, assessment_ref, body) VALUES (?, ?, ?)",
-            assessment.agency,
-            assessment.assessment_ref,
-            assessment.model_dump_json(),
-        )
+        self._assessments[assessment.key] = assessment
 
     def put_contact(self, contact: Contact) -> None:
-        self._stage(
-            "INSERT OR REPLACE INTO contacts (agency, contact_ref, body) VALUES (?, ?, ?)",
-            contact.agency,
-            contact.contact_ref,
-            contact.model_dump_json(),
-        )
+        self._contacts[contact.key] = contact
 
     def put_processed(self, processed: Processed) -> None:
-        self._stage(
-            "INSERT OR REPLACE INTO processed (submission_key, body) VALUES (?, ?)",
-            processed.key,
-            processed.model_dump_json(),
-        )
+        self._processed[processed.key] = processed
 
     # transaction
     def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        self.flush()
         if not self._db.in_transaction:
             self._db.execute("BEGIN IMMEDIATE")
         self._db.executemany(
@@ -183,6 +216,7 @@ class SqliteReferralStore:
         self._db.execute("COMMIT")
 
     def rollback(self) -> None:
+        self.discard()
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
 

@@ -19,6 +19,9 @@ Urgency = Literal["routine", "urgent", "emergency"]
 ResponseAction = Literal["accept", "decline", "close"]
 AssessmentRecordStatus = Literal["scheduled", "started", "completed", "cancelled"]
 
+_KEY_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""``json.dumps(parts, separators=(",", ":"), ensure_ascii=False)`` without building an encoder per call."""
+
 # Envelope fields that differ between two publications of the same submission and so are not its content.
 _NOT_CONTENT = {"event_id", "recorded_at", "schema_fingerprint"}
 
@@ -135,7 +138,7 @@ def submission_key(submission: Submission, agency: str) -> str:
             parts = ("AssessmentRecord", agency, submission.assessment_ref, submission.status)
         case ContactRecord():
             parts = ("ContactRecord", agency, submission.contact_ref)
-    return json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
+    return _KEY_JSON.encode(parts)
 
 
 def content_hash(submission: Submission) -> str:
