@@ -179,7 +179,7 @@ def _output_id(output: Output) -> OutputId:
     return (kind, str(envelope.event_id))
 
 
-def consent_fold(log: Sequence[LogRecord], names: Mapping[str, str]) -> Expected:
+def consent_fold(log: Sequence[LogRecord], names: Mapping[str, str], group: str = INTAKE_GROUP) -> Expected:
     """The consent intake shard handler over ``log``: one handler (and in-memory ledger) per shard, each
     intake partition in offset order (statements are keyed by statement: all versions of one share a
     partition, and no statement depends on another topic)."""
@@ -212,7 +212,7 @@ def consent_fold(log: Sequence[LogRecord], names: Mapping[str, str]) -> Expected
                 source_timestamp_ms=r.timestamp_ms,
                 key=r.key,
                 payload=r.value,
-                consumer_group=INTAKE_GROUP,
+                consumer_group=group,
             )
             outputs = [("dead-letter", str(letter.envelope.event_id))]
             errors[outputs[0][1]] = letter.error_class

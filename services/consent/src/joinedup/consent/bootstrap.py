@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -97,6 +98,8 @@ def build(
             topic_names=names,
             max_batch=settings.batch_size,
             client_id=kafka.client_id_prefix,
+            # groups and transactional ids per topic prefix: two deployments sharing a cluster never fence
+            namespace=settings.topic_prefix,
         ),
         intake_handlers(codes),
     )
@@ -171,11 +174,19 @@ async def serve(
         await loops
 
 
+def _stopped_already(signum: int, frame: object) -> None:
+    """The signal uvicorn stopped for, raised again once it has stopped: nothing left to do."""
+
+
 def run(settings: ConsentSettings) -> None:
-    """``joinedup run consent``."""
+    """``joinedup run consent``: until Ctrl-C or SIGTERM, then exit 0 once everything has stopped."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     process = build(settings, KafkaSettings())
     try:
+        # uvicorn stops gracefully on SIGINT / SIGTERM, then raises the signal again for the handler that was
+        # there before it: let that one do nothing, so the stores close and the exit status is 0
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _stopped_already)
         asyncio.run(serve(process, settings))
     finally:
         process.close()
