@@ -39,15 +39,13 @@ from joinedup.consent.domain.decision import Decision, Question, decide_many
 from joinedup.consent.domain.intake import statement_event
 from joinedup.consent.domain.scope import RecordRef
 from joinedup.consent.domain.state import ConsentState
-from joinedup.contract.dead_letters import dead_letter_for
-from joinedup.contract.errors import DecodeError
 from joinedup.contract.models.deadletter import DeadLetter
 from joinedup.contract.models.intake import ConsentStatement
 from joinedup.contract.serde import default_codec
-from joinedup.contract.streams import Input, Output
+from joinedup.contract.streams import Output
 from joinedup.contract.topics import CONSENT_EVENTS, DEAD_LETTER, receipts_topic
 
-from .harness import Coords, Expected, LogRecord, OutputId, Outputs, read_log
+from .harness import Coords, Expected, LogRecord, OutputId, Outputs, fold_record, read_log
 
 OWNERS = ("nhs-mh-trust", "council-asc", "probation")
 RECIPIENTS = ("council-housing", "jobcentre")
@@ -191,31 +189,11 @@ def consent_fold(log: Sequence[LogRecord], names: Mapping[str, str], group: str 
     by_input: dict[Coords, list[OutputId]] = {}
     errors: dict[str, str] = {}
     for r in sorted(log, key=lambda r: (r.partition, r.topic, r.offset)):
-        failure: BaseException | None = None
-        outputs: list[OutputId] = []
-        try:
-            record = codec.decode(r.value)
-        except DecodeError as error:
-            failure = error
-        else:
-            item = Input(catalog_of[r.topic], r.partition, r.offset, r.timestamp_ms, r.key, record)
-            try:
-                outputs = [_output_id(o) for o in handlers[r.partition].handle([item])]
-            except Exception as error:
-                failure = error
-        if failure is not None:
-            letter = dead_letter_for(
-                failure,
-                source_topic=r.topic,
-                source_partition=r.partition,
-                source_offset=r.offset,
-                source_timestamp_ms=r.timestamp_ms,
-                key=r.key,
-                payload=r.value,
-                consumer_group=group,
-            )
-            outputs = [("dead-letter", str(letter.envelope.event_id))]
-            errors[outputs[0][1]] = letter.error_class
+        outputs, error_class = fold_record(
+            r, codec, handlers[r.partition], catalog_of[r.topic], group, output_id=_output_id
+        )
+        if error_class is not None:
+            errors[outputs[0][1]] = error_class
         by_input[r.coords] = outputs
     return Expected(by_input, errors)
 

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,8 +45,8 @@ from joinedup.contract.models import intake as contract_intake
 from joinedup.contract.models.deadletter import DeadLetter
 from joinedup.contract.models.event import Event
 from joinedup.contract.ordered_merge import OrderedMerge, RawRecord
-from joinedup.contract.serde import default_codec
-from joinedup.contract.streams import Datum, Input, Output
+from joinedup.contract.serde import Codec, default_codec
+from joinedup.contract.streams import Datum, Input, Output, ShardHandler
 from joinedup.contract.topics import DEAD_LETTER, REFERRAL_EVENTS, intake_topic, receipts_topic
 from joinedup.referral.adapters.intake_stream import IntakeShardHandler
 from joinedup.referral.adapters.store_memory import MemoryReferralStore
@@ -320,6 +320,42 @@ def _output_id(output: Output) -> OutputId:
     return (_kind(output.topic), str(record.envelope.event_id))
 
 
+def fold_record(
+    r: LogRecord,
+    codec: Codec,
+    handler: ShardHandler,
+    topic: str,
+    group: str,
+    output_id: Callable[[Output], OutputId] = _output_id,
+) -> tuple[list[OutputId], str | None]:
+    """One log record through a shard handler, as the runtime treats it: the ids of its outputs, or of the
+    dead letter it becomes (bytes that do not decode, or a handler that raises) with that error's class.
+    ``topic`` is the record's catalog topic name; ``group`` the worker's consumer group (dead-letter ids
+    derive from it)."""
+    failure: BaseException | None = None
+    try:
+        record = codec.decode(r.value)
+    except DecodeError as error:
+        failure = error
+    else:
+        item = Input(topic, r.partition, r.offset, r.timestamp_ms, r.key, record)
+        try:
+            return [output_id(o) for o in handler.handle([item])], None
+        except Exception as error:
+            failure = error
+    letter = dead_letter_for(
+        failure,
+        source_topic=r.topic,
+        source_partition=r.partition,
+        source_offset=r.offset,
+        source_timestamp_ms=r.timestamp_ms,
+        key=r.key,
+        payload=r.value,
+        consumer_group=group,
+    )
+    return [("dead-letter", str(letter.envelope.event_id))], letter.error_class
+
+
 def merge_order(
     log: Sequence[LogRecord], phases: Mapping[Coords, int], names: Mapping[str, str]
 ) -> list[LogRecord]:
@@ -365,34 +401,11 @@ def reference_fold(
     by_input: dict[Coords, list[OutputId]] = {}
     errors: dict[str, str] = {}
     for r in merge_order(log, phases, names):
-        failure: BaseException | None = None
-        outputs: list[OutputId] = []
-        try:
-            record = codec.decode(r.value)
-        except DecodeError as error:
-            failure = error
-        else:
-            item = Input(
-                catalog_of.get(r.topic, r.topic), r.partition, r.offset, r.timestamp_ms, r.key, record
-            )
-            try:
-                outputs = [_output_id(o) for o in handlers[r.partition].handle([item])]
-            except Exception as error:
-                failure = error
-        if failure is not None:
-            letter = dead_letter_for(
-                failure,
-                source_topic=r.topic,
-                source_partition=r.partition,
-                source_offset=r.offset,
-                source_timestamp_ms=r.timestamp_ms,
-                key=r.key,
-                payload=r.value,
-                consumer_group=group,
-            )
-            letter_id = str(letter.envelope.event_id)
-            outputs = [("dead-letter", letter_id)]
-            errors[letter_id] = letter.error_class
+        outputs, error_class = fold_record(
+            r, codec, handlers[r.partition], catalog_of.get(r.topic, r.topic), group
+        )
+        if error_class is not None:
+            errors[outputs[0][1]] = error_class
         by_input[r.coords] = outputs
     return Expected(by_input, errors)
 

@@ -160,21 +160,7 @@ def alert_ids(bootstrap: str, topic: str) -> Counter[str]:
         reader.close()
 
 
-WORKER = """
-import asyncio
-import logging
-
-from joinedup.contract.settings import KafkaSettings
-from joinedup.projections.bootstrap import person_view_worker, serve
-from joinedup.projections.settings import ProjectionsSettings
-
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-worker = person_view_worker(ProjectionsSettings(), KafkaSettings())
-try:
-    asyncio.run(serve(worker))
-finally:
-    worker.close()
-"""
+WORKER = [str(Path(sys.executable).with_name("joinedup")), "run", "person-view"]
 
 
 class PersonViewProcess:
@@ -202,9 +188,7 @@ class PersonViewProcess:
 
     def start(self) -> None:
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", WORKER], env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
+            self.proc = subprocess.Popen(WORKER, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def stop(self) -> int:
         proc = self.proc

@@ -51,21 +51,7 @@ REDELIVERED_EVERY = 101
 T0_MS = to_kafka_timestamp(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
 """Kafka timestamps of the inputs: fixed, so both runs (and every test run) read the very same records."""
 
-WORKER = """
-import asyncio
-import logging
-
-from joinedup.contract.settings import KafkaSettings
-from joinedup.projections.bootstrap import person_view_worker, serve
-from joinedup.projections.settings import ProjectionsSettings
-
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-worker = person_view_worker(ProjectionsSettings(), KafkaSettings())
-try:
-    asyncio.run(serve(worker))
-finally:
-    worker.close()
-"""
+WORKER = [str(Path(sys.executable).with_name("joinedup")), "run", "person-view"]
 """The person view worker alone (``joinedup run projections`` would also run the identity worker, which
 would publish identity events of its own next to the ones this test publishes)."""
 
@@ -171,9 +157,7 @@ class WorkerProcess:
             "JOINEDUP_PROJECTIONS_BATCH_SIZE": str(self.batch_size),
         }
         with (self.logs / f"worker-{self.data_dir.name}-{self.starts}.log").open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", WORKER], env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+            self.proc = subprocess.Popen(WORKER, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def running(self) -> subprocess.Popen[bytes]:
         proc = self.proc

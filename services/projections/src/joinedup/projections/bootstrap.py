@@ -127,20 +127,29 @@ async def serve_all(workers: Sequence[Worker], stop: asyncio.Event | None = None
             raise result
 
 
-def run(settings: ProjectionsSettings | None = None) -> None:
-    """``joinedup run projections``: the identity and the person view workers in one process."""
+WORKER_ROLES = ("identity", "person-view")
+"""The projections workers, in start order: ``joinedup run projections`` runs both in one process,
+``joinedup run identity`` / ``joinedup run person-view`` one each (a core each on a bigger machine)."""
+
+
+def run(settings: ProjectionsSettings | None = None, roles: Sequence[str] = WORKER_ROLES) -> None:
+    """Run the workers named in ``roles`` in one process until Ctrl-C or SIGTERM."""
+    unknown = sorted(set(roles) - set(WORKER_ROLES))
+    if unknown or not roles:
+        raise ValueError(f"unknown projections worker role(s) {unknown}; the roles are {WORKER_ROLES}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings or ProjectionsSettings()
     kafka = KafkaSettings()
-    identity = identity_worker(settings, kafka)
+    workers: list[IdentityWorker | PersonViewWorker] = []
     try:
-        view = person_view_worker(settings, kafka)
-        try:
-            asyncio.run(serve_all([identity, view]))
-        finally:
-            view.close()
+        if "identity" in roles:
+            workers.append(identity_worker(settings, kafka))
+        if "person-view" in roles:
+            workers.append(person_view_worker(settings, kafka))
+        asyncio.run(serve_all(workers))
     finally:
-        identity.close()
+        for worker in reversed(workers):
+            worker.close()
 
 
 # ------------------------------------------------------------------ rebuild and hash

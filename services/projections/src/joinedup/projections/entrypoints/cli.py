@@ -59,6 +59,20 @@ def run_projections() -> None:
     run()
 
 
+def run_identity() -> None:
+    """The identity worker alone (what `run projections` runs beside the person view); same settings."""
+    from joinedup.projections.bootstrap import run
+
+    run(roles=("identity",))
+
+
+def run_person_view() -> None:
+    """The person view worker alone (what `run projections` runs beside identity); same settings."""
+    from joinedup.projections.bootstrap import run
+
+    run(roles=("person-view",))
+
+
 def run_api() -> None:
     """The query API for caseworkers and DPOs (KAFKA_BOOTSTRAP_SERVERS, JOINEDUP_API_DATA_DIR, _HOST, _PORT,
     _TOKENS_FILE, _CONSENT_URL, _CONSENT_TOKEN, _TOPIC_PREFIX)."""
@@ -197,5 +211,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(projections, name="projections")
     run = run_group(app)
     run.command("projections")(run_projections)
+    run.command("identity")(run_identity)
+    run.command("person-view")(run_person_view)
     run.command("api")(run_api)
     register_audit(app)
