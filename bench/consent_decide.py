@@ -17,6 +17,7 @@ from joinedup.consent.adapters.store_memory import InMemoryConsentStore
 from joinedup.consent.app.handlers import ConsentService, ConsumedEvent, Position
 from joinedup.consent.app.known_codes import known_codes
 from joinedup.consent.app.testing import agreement, day, question, record, scope, statement
+from joinedup.consent.domain.events import ConsentEvent
 
 AGENCIES = ("council-asc", "nhs-mh-trust", "police", "probation", "council-housing", "jobcentre")
 CATEGORIES = ("social-care", "mental-health", "criminal-justice", "housing")
@@ -24,7 +25,7 @@ CATEGORIES = ("social-care", "mental-health", "criminal-justice", "housing")
 
 def build(subjects: int) -> ConsentService:
     service = ConsentService(InMemoryConsentStore(), known_codes())
-    events = []
+    events: list[ConsentEvent] = []
     for n in range(subjects):
         subject = record(AGENCIES[n % len(AGENCIES)], f"P-{n:06d}")
         events.append(
