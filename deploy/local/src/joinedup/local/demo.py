@@ -284,6 +284,7 @@ def run_demo(
             admin.close()
         console.print(
             f"topics: {len(report.created)} created, {len(report.unchanged)} already there"
+            + (f", {len(report.altered)} switched to the catalog's timestamp type" if report.altered else "")
             + (f", [red]{len(report.drift)} drifted[/]" if report.drift else "")
         )
         trip = round_trip(bootstrap)
