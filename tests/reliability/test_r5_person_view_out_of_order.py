@@ -9,8 +9,10 @@ their records' events, then referral events of records whose identity events com
 some inputs delivered twice. The reference: the pure projector over the natural order (which input raises
 which alert). Checked: every input is in the reordered view, no alert is published twice or invented; the
 persons, records, items and aliases equal the natural view's; ``joinedup projections rebuild`` of the
-reordered topics gives the natural ``joinedup projections hash``. **Finding** (strict xfails): the live
-reordered view's alerts differ from the natural order's (see FINDING)."""
+reordered topics gives the natural ``joinedup projections hash``; and the live reordered view's hash and the
+alerts it publishes equal the natural order's (they once did not: an identity event placing a record after its
+referral closed raised nothing, and an alert raised by a placement was dated at the placement; the detector
+now judges every pair as of its trigger's time, from the items' histories)."""
 
 from __future__ import annotations
 
@@ -158,14 +160,6 @@ def runs(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Runs
     )
 
 
-FINDING = (
-    "the person view's repeat-assessment alerts depend on arrival order: a record whose identity event comes "
-    "after its referral was closed never raises the referral's alert, and an alert raised when identity "
-    "places a record is dated at the identity event, not at the assessment (issue 9 R5; see "
-    "docs/reliability.md)"
-)
-
-
 def test_the_natural_run_publishes_exactly_the_alerts_of_the_pure_projector(runs: Runs) -> None:
     assert len(runs.reference) > 50
     assert runs.natural_alerts == Counter(set(runs.reference))
@@ -189,12 +183,10 @@ def test_a_rebuild_after_out_of_order_delivery_gives_the_view_of_the_natural_ord
     assert runs.reordered_rebuilt == runs.natural_hash
 
 
-@pytest.mark.xfail(strict=True, reason=FINDING)
 def test_out_of_order_delivery_gives_the_view_hash_of_the_natural_order(runs: Runs) -> None:
     assert runs.reordered_hash == runs.natural_hash
 
 
-@pytest.mark.xfail(strict=True, reason=FINDING)
 def test_out_of_order_delivery_publishes_every_alert_of_the_natural_order(runs: Runs) -> None:
     assert set(runs.reordered_alerts) == set(runs.reference)
     assert runs.report.passed, runs.report

@@ -8,15 +8,19 @@ from datetime import timedelta
 import pytest
 
 from joinedup.contract.envelope import JOINEDUP_SOURCE, event_id_for
+from joinedup.contract.models.alerts import RepeatAssessmentDetected
+from joinedup.contract.models.event import Event
 from joinedup.contract.models.referral import (
     AssessmentCancelled,
     AssessmentCompleted,
     AssessmentScheduled,
     AssessmentStarted,
     ReferralAccepted,
+    ReferralClosed,
 )
 from joinedup.contract.models.shared_records import RecordRef
 from joinedup.projections.person_view import event_factory as f
+from joinedup.projections.person_view.canonical_hash import view_state_hash
 from joinedup.projections.person_view.projector import PersonViewProjector
 from joinedup.projections.person_view.store import MemoryPersonViewStore, PersonViewStore
 from joinedup.projections.person_view.store_sqlite import SqlitePersonViewStore
@@ -24,11 +28,15 @@ from joinedup.projections.person_view.store_sqlite import SqlitePersonViewStore
 S9 = "care-act-s9-needs"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest) -> PersonViewStore:
-    if request.param == "memory":
+def new_store(kind: str) -> PersonViewStore:
+    if kind == "memory":
         return MemoryPersonViewStore()
     return SqlitePersonViewStore(sqlite3.connect(":memory:", isolation_level=None))
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest) -> PersonViewStore:
+    return new_store(request.param)
 
 
 @pytest.fixture
@@ -125,7 +133,7 @@ def test_an_assessment_of_another_group_raises_nothing(projector: PersonViewProj
     assert projector.apply(other) == []
 
 
-def test_a_merge_that_reveals_a_repeat_raises_it_then(
+def test_a_merge_that_reveals_a_repeat_raises_it_then_dated_at_its_trigger(
     store: PersonViewStore, projector: PersonViewProjector
 ) -> None:
     before = projector.apply_all(
@@ -136,8 +144,10 @@ def test_a_merge_that_reveals_a_repeat_raises_it_then(
     )
     assert before == []
     merge = f.persons_merged("P1", ("P2",), when=f.at(35))
-    (alert,) = projector.apply(merge)
-    assert alert.envelope.occurred_at == f.at(35)
+    learned = f.at(35) + timedelta(seconds=1)
+    (alert,) = projector.apply(merge, recorded_at=learned)
+    assert alert.envelope.occurred_at == f.at(30)  # when the repeat happened
+    assert alert.envelope.recorded_at == learned  # when joinedup learned of it
     assert alert.envelope.causation_id == merge.envelope.event_id
     assert alert.to_agency == "probation"
     assert projector.apply(merge) == []  # the merge delivered again
@@ -181,3 +191,130 @@ def test_an_alert_leaves_the_view_when_a_split_separates_the_two_assessments(
         view = store.person(person)
         assert view is not None
         assert view.alerts == ()
+
+
+def _referral_closed_before_its_record_is_placed() -> tuple[list[Event], list[Event]]:
+    """(identity events, referral events): an earlier s.9 assessment, and a referral requesting one from a
+    record (probation Z1) that identity places in P1; the referral is received, accepted and closed."""
+    identity = [
+        f.person_created("P1", "council-asc", "A1", when=f.at(0)),
+        f.record_linked("P1", "probation", "Z1", to=("council-asc", "A1"), when=f.at(1)),
+    ]
+    referral = [
+        f.assessment(AssessmentScheduled, "council-asc", "AS1", "A1", S9, when=f.at(1)),
+        f.assessment(AssessmentCompleted, "council-asc", "AS1", "A1", S9, when=f.at(10)),
+        f.referral_received("probation", "R1", "Z1", to_agency="council-asc", requested=S9, when=f.at(20)),
+        f.referral_status(ReferralAccepted, "probation", "R1", to_agency="council-asc", when=f.at(21)),
+        f.referral_status(ReferralClosed, "probation", "R1", to_agency="council-asc", when=f.at(29)),
+    ]
+    return identity, referral
+
+
+def _fields(alert: RepeatAssessmentDetected) -> dict[str, object]:
+    """What an alert says, without the input that happened to reveal it (recorded_at, causation)."""
+    fields = alert.model_dump(mode="json")
+    for name in ("recorded_at", "causation_id", "correlation_id"):
+        fields["envelope"].pop(name)
+    return fields
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_an_identity_placement_arriving_after_a_referral_closed_still_raises_the_alert_with_the_same_fields(
+    kind: str,
+) -> None:
+    identity, referral = _referral_closed_before_its_record_is_placed()
+    natural_store, late_store = new_store(kind), new_store(kind)
+    natural = PersonViewProjector(natural_store).apply_all([*identity, *referral])
+    late = PersonViewProjector(late_store).apply_all([*referral, *identity])
+    (alert,) = natural
+    assert [_fields(a) for a in late] == [_fields(alert)]
+    assert alert.envelope.occurred_at == f.at(20)
+    assert (alert.trigger.kind, alert.trigger.status, alert.earlier[0].status) == (
+        "referral",
+        "received",
+        "completed",
+    )
+    assert view_state_hash(late_store) == view_state_hash(natural_store)
+    view = late_store.person("P1")
+    assert view is not None
+    assert [(a.assessment_item_id, a.detected_at) for a in view.alerts] == [
+        ("referral:probation/R1", f.at(20))
+    ]
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_referral_arriving_after_the_assessment_made_under_it_takes_over_the_alert_without_a_second_one(
+    kind: str,
+) -> None:
+    identity, referral = _referral_closed_before_its_record_is_placed()
+    under_it = f.assessment(
+        AssessmentScheduled, "council-asc", "AS2", "A1", S9, when=f.at(24), referral=("probation", "R1")
+    )
+    natural_store, late_store = new_store(kind), new_store(kind)
+    natural = PersonViewProjector(natural_store).apply_all([*identity, *referral, under_it])
+    late = PersonViewProjector(late_store).apply_all([*identity, *referral[:2], under_it, *referral[2:]])
+    assert [a.alert_id for a in late] == [a.alert_id for a in natural]
+    assert late[0].trigger.kind == "assessment"  # published before the referral was known: never again
+    assert view_state_hash(late_store) == view_state_hash(natural_store)
+    view = late_store.person("P1")
+    assert view is not None
+    assert [(a.assessment_item_id, a.requesting_agency) for a in view.alerts] == [
+        ("referral:probation/R1", "probation")
+    ]
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_an_earlier_assessment_completed_after_the_trigger_raises_nothing_more_in_any_order(
+    kind: str,
+) -> None:
+    identity, referral = _referral_closed_before_its_record_is_placed()
+    stale = [
+        f.assessment(AssessmentScheduled, "council-asc", "AS0", "A1", S9, when=f.at(-400)),
+        f.assessment(AssessmentCompleted, "council-asc", "AS0", "A1", S9, when=f.at(25)),
+    ]
+    events = [*identity, *referral, *stale]
+    hashes = set()
+    for order in (events, [*stale, *referral, *identity], [*referral, *identity, *stale]):
+        store = new_store(kind)
+        alerts = PersonViewProjector(store).apply_all(order)
+        assert [a.earlier[0].ref for a in alerts] == ["AS1"]  # AS0 was 420 days stale when R1 came
+        hashes.add(view_state_hash(store))
+    assert len(hashes) == 1
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_cancellation_dated_before_the_trigger_but_reported_after_it_takes_the_alert_out_of_the_view(
+    kind: str,
+) -> None:
+    identity = [f.person_created("P1", "council-asc", "A1"), f.person_created("P2", "probation", "Z1")]
+    earlier = f.assessment(AssessmentScheduled, "council-asc", "AS1", "A1", S9, when=f.at(1))
+    cancelled = f.assessment(AssessmentCancelled, "council-asc", "AS1", "A1", S9, when=f.at(15))
+    trigger = f.assessment(AssessmentScheduled, "council-asc", "AS2", "A1", S9, when=f.at(20))
+    in_time, late = new_store(kind), new_store(kind)
+    assert PersonViewProjector(in_time).apply_all([*identity, earlier, cancelled, trigger]) == []
+    (published,) = PersonViewProjector(late).apply_all([*identity, earlier, trigger, cancelled])
+    late_view = late.person("P1")
+    assert late_view is not None
+    assert late_view.alerts == ()  # published once when it seemed a repeat; never published again
+    assert late.alert_of_pair("assessment:council-asc/AS2", "assessment:council-asc/AS1") is not None
+    assert view_state_hash(late) == view_state_hash(in_time)
+    assert published.earlier[0].status == "scheduled"
+
+
+def test_a_store_from_before_alerts_could_stop_holding_opens_and_shows_its_alerts() -> None:
+    connection = sqlite3.connect(":memory:", isolation_level=None)
+    connection.execute(
+        "CREATE TABLE pv_alerts (alert_id TEXT PRIMARY KEY, trigger_root TEXT NOT NULL, "
+        "trigger_item_id TEXT NOT NULL, earlier_item_id TEXT NOT NULL, requesting_agency TEXT NOT NULL, "
+        "equivalence_group TEXT NOT NULL, detected_at INTEGER NOT NULL, "
+        "UNIQUE (trigger_root, earlier_item_id)) WITHOUT ROWID"
+    )
+    connection.execute(
+        "INSERT INTO pv_alerts VALUES ('a1', 'assessment:x/B1', 'assessment:x/B1', 'assessment:y/A1', 'x', "
+        "'adult-care-needs', 0)"
+    )
+    store = SqlitePersonViewStore(connection)
+    old = store.alert_of_pair("assessment:x/B1", "assessment:y/A1")
+    assert old is not None
+    assert old.holds
+    assert [row.alert_id for row in store.alerts_of_earlier(["assessment:y/A1"])] == ["a1"]

@@ -1,24 +1,45 @@
 """Repeat-assessment detection (pure): which assessments of one person repeat an earlier equivalent one.
 
-A *trigger* is an assessment that was not cancelled, or an open (received or accepted) referral that requests
-an assessment type. An *earlier* assessment is one that is scheduled, started or completed (an assessment
-already booked by another agency is the repeat most worth preventing, so "in progress" includes scheduled),
-that came first in (occurred_at, item id) order, and whose latest status change lies within its own type's
-repeat window of the trigger's time (its result is still current for that long). Trigger and earlier are
-equivalent when they have the same type or types of the same equivalence group (vocabulary
-``assessment_types``); types the vocabulary does not know are never compared.
+Every judgement is made *as of the trigger's own time* from the items' status histories, never from the
+order in which their events (or the identity events placing their records) arrived, so the alerts of a
+person are a function of the person's items alone:
+
+- A *trigger* is an assessment that was ever scheduled, started or completed, or a referral requesting an
+  assessment type that was ever received or accepted. A referral that was received and is already closed,
+  declined or withdrawn when it first becomes detectable (its record placed in a person late, a merge
+  after it closed) still triggers: the caseworker and the DPO should know that two agencies set out to
+  assess the same need. (The view shows an alert only while its trigger is not cancelled, declined or
+  withdrawn: :mod:`joinedup.projections.person_view.assembly`.)
+- An *earlier* assessment is one that came first in (occurred_at, item id) order and that, as of the
+  trigger's time (its status changes up to that instant), was scheduled, started or completed (an
+  assessment already booked by another agency is the repeat most worth preventing, so "in progress"
+  includes scheduled), and whose latest status change up to that instant lies within its own type's repeat
+  window of the trigger's time (its result is still current for that long). Its changes after the trigger's
+  time play no part.
+- Trigger and earlier are equivalent when they have the same type or types of the same equivalence group
+  (vocabulary ``assessment_types``); types the vocabulary does not know are never compared.
 
 A referral and an assessment made under it share a *root* (the referral's item id): they are one piece of
 work, so together they raise one alert per earlier assessment, never two, and are never each other's repeat.
+The alert names the root's first trigger (by (occurred_at, item id)) that repeats the earlier assessment,
+and is dated at that trigger's time (``detected_at``: when the repeat happened, not when joinedup noticed
+it, which is the alert event's ``recorded_at``); the statuses it reports are those as of that time.
 
 One alert per (trigger root, earlier assessment) pair, with a UUIDv5 id of the pair: detection is idempotent
-and the same pair found again (after a replay, a merge, a duplicate) changes nothing.
+and the same pair found again (after a replay, a merge, a duplicate) is not raised again. When a trigger of
+the root that comes first becomes known later (a referral arriving after the assessment made under it), the
+stored alert is re-pointed at it and re-dated, without a second alert event.
+
+A published alert is never withdrawn: when a change reported late but dated before the trigger (a
+backdated cancellation of the earlier assessment, an item's first report arriving after its later ones)
+or a split means the pair no longer repeats, the person view marks its stored alert as no longer holding
+and stops showing it, so the view stays a function of the items; the alert event stays on the topic.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,6 +56,14 @@ TRIGGER_REFERRAL_STATUSES = frozenset({"received", "accepted"})
 
 
 @dataclass(frozen=True, slots=True)
+class StatusAt:
+    """One status change of an occurrence: its status from ``at`` on."""
+
+    status: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Occurrence:
     """An assessment, or a referral's request for one, as the detector sees it."""
 
@@ -45,19 +74,50 @@ class Occurrence:
     """The agency that holds it (the assessing agency; the referring agency for a referral)."""
     ref: str
     assessment_type: str
-    status: str
     occurred_at: datetime
     """When it first happened (scheduled, referred)."""
-    last_activity_at: datetime
-    """When its status last changed (completed, started...)."""
+    history: tuple[StatusAt, ...]
+    """Its status changes in lifecycle order (by time, then lifecycle rank, then event id: the caller
+    sorts them); never empty."""
+
+    @property
+    def status(self) -> str:
+        """Its current status."""
+        return self.history[-1].status
+
+    def as_of(self, moment: datetime) -> StatusAt | None:
+        """Its last status change at or before ``moment`` (None if it had none by then)."""
+        found: StatusAt | None = None
+        for change in self.history:
+            if change.at > moment:
+                break
+            found = change
+        return found
 
 
 @dataclass(frozen=True, slots=True)
 class RepeatFinding:
-    alert_id: str
     trigger: Occurrence
     earlier: Occurrence
     equivalence_group: str
+    trigger_status: str
+    """The trigger's status as of its own time."""
+    earlier_status: str
+    """The earlier assessment's status as of the trigger's time."""
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        """(trigger root, earlier item id): what the alert is about."""
+        return (self.trigger.root, self.earlier.item_id)
+
+    @property
+    def alert_id(self) -> str:
+        return alert_id_for(*self.pair)
+
+    @property
+    def detected_at(self) -> datetime:
+        """When the repeat happened: the trigger's time."""
+        return self.trigger.occurred_at
 
 
 def alert_id_for(trigger_root: str, earlier_item_id: str) -> str:
@@ -66,21 +126,28 @@ def alert_id_for(trigger_root: str, earlier_item_id: str) -> str:
 
 
 def is_trigger(occurrence: Occurrence) -> bool:
+    """Whether it ever had a trigger status (whatever its status is now)."""
     if occurrence.kind == ASSESSMENT:
-        return occurrence.status in TRIGGER_ASSESSMENT_STATUSES
-    return occurrence.kind == REFERRAL and occurrence.status in TRIGGER_REFERRAL_STATUSES
+        wanted = TRIGGER_ASSESSMENT_STATUSES
+    elif occurrence.kind == REFERRAL:
+        wanted = TRIGGER_REFERRAL_STATUSES
+    else:
+        return False
+    return any(change.status in wanted for change in occurrence.history)
 
 
 def can_be_earlier(occurrence: Occurrence) -> bool:
-    return occurrence.kind == ASSESSMENT and occurrence.status in EARLIER_STATUSES
+    """Whether it could be anyone's earlier assessment (an assessment: its status at a given time decides)."""
+    return occurrence.kind == ASSESSMENT
 
 
 def _order(occurrence: Occurrence) -> tuple[datetime, str]:
     return (occurrence.occurred_at, occurrence.item_id)
 
 
-def repeats(trigger: Occurrence, earlier: Occurrence, types: AssessmentTypes) -> str | None:
-    """The equivalence group if ``trigger`` repeats ``earlier`` (see the module doc), else None."""
+def _repeat(trigger: Occurrence, earlier: Occurrence, types: AssessmentTypes) -> tuple[str, str] | None:
+    """(equivalence group, the earlier one's status as of the trigger's time) if ``trigger`` repeats
+    ``earlier``, else None."""
     if trigger.root == earlier.root or _order(earlier) >= _order(trigger):
         return None
     trigger_type, earlier_type = types.get(trigger.assessment_type), types.get(earlier.assessment_type)
@@ -88,19 +155,31 @@ def repeats(trigger: Occurrence, earlier: Occurrence, types: AssessmentTypes) ->
         return None
     if not types.equivalent(trigger_type.code, earlier_type.code):
         return None
-    window = timedelta(days=earlier_type.repeat_window_days)
-    if trigger.occurred_at - earlier.last_activity_at > window:
+    then = earlier.as_of(trigger.occurred_at)
+    if then is None or then.status not in EARLIER_STATUSES:
         return None
-    return trigger_type.group
+    window = timedelta(days=earlier_type.repeat_window_days)
+    if trigger.occurred_at - then.at > window:
+        return None
+    return trigger_type.group, then.status
 
 
-def find_repeats(
-    occurrences: Sequence[Occurrence],
-    types: AssessmentTypes,
-    already_alerted: Callable[[str, str], bool],
-) -> list[RepeatFinding]:
-    """Every (trigger, earlier) pair among one person's occurrences not alerted yet, in a fixed order
-    (triggers by time then id, then earlier ones by time then id); one per (trigger root, earlier)."""
+def repeats(trigger: Occurrence, earlier: Occurrence, types: AssessmentTypes) -> str | None:
+    """The equivalence group if ``trigger`` repeats ``earlier`` (see the module doc), else None. Whether
+    ``trigger`` is a trigger at all is :func:`is_trigger`'s question."""
+    found = _repeat(trigger, earlier, types)
+    return found[0] if found is not None else None
+
+
+def _trigger_status(trigger: Occurrence) -> str:
+    then = trigger.as_of(trigger.occurred_at)
+    return then.status if then is not None else trigger.history[0].status
+
+
+def find_repeats(occurrences: Sequence[Occurrence], types: AssessmentTypes) -> list[RepeatFinding]:
+    """Every (trigger root, earlier) pair among one person's occurrences, each with the root's first trigger
+    that repeats the earlier one, in a fixed order (triggers by time then id, then earlier ones by time then
+    id). The caller keeps what is new (one alert per pair)."""
     ordered = sorted(occurrences, key=_order)
     earlier_ones = [o for o in ordered if can_be_earlier(o)]
     found: list[RepeatFinding] = []
@@ -109,12 +188,13 @@ def find_repeats(
         if not is_trigger(trigger):
             continue
         for earlier in earlier_ones:
-            group = repeats(trigger, earlier, types)
-            if group is None:
-                continue
             pair = (trigger.root, earlier.item_id)
-            if pair in seen or already_alerted(*pair):
+            if pair in seen:
+                continue
+            judged = _repeat(trigger, earlier, types)
+            if judged is None:
                 continue
             seen.add(pair)
-            found.append(RepeatFinding(alert_id_for(*pair), trigger, earlier, group))
+            group, earlier_status = judged
+            found.append(RepeatFinding(trigger, earlier, group, _trigger_status(trigger), earlier_status))
     return found

@@ -6,8 +6,10 @@ by the earliest report, by (occurred_at, agency, ref); its id, record and type a
 data categories, history and source events are the union of every report. Contacts of different persons are
 never merged (the police's and the ambulance's records of one incident may be about two people).
 
-An alert is open while its trigger and its earlier assessment both belong to the person and the trigger has
-not been cancelled, declined or withdrawn; after a split that separates them it no longer shows.
+An alert is open while it holds (the person's items as they stand still make it a repeat, as of its
+trigger's time: :mod:`joinedup.projections.alerts.detector`), its trigger and its earlier assessment both
+belong to the person and the trigger has not been cancelled, declined or withdrawn (a referral closed after
+it was received still shows: the work was done twice); after a split that separates them it no longer shows.
 """
 
 from __future__ import annotations
@@ -163,7 +165,8 @@ class ViewAssembly:
                 detected_at=row.detected_at,
             )
             for row in self.store.alerts_triggered_by(sorted(shown_as))
-            if row.earlier_item_id in shown_as
+            if row.holds
+            and row.earlier_item_id in shown_as
             and status.get(row.trigger_item_id) not in CLOSED_TRIGGER_STATUSES
         ]
         return PersonView(

@@ -9,16 +9,23 @@ repeat-assessment alerts. Pure logic over a store Protocol: no Kafka, no clock, 
   PersonsMerged moves every record of the absorbed persons and leaves aliases, PersonSplit moves records);
   items follow their record. A record no identity event has placed yet holds its items until one does, so the
   two topics may arrive in either order.
-- After an assessment or referral changes, or identity moves records, the affected persons are checked for
-  repeat assessments (:mod:`joinedup.projections.alerts.detector`); each new (trigger, earlier) pair becomes
-  one ``RepeatAssessmentDetected`` for the agency that asked for the new assessment. Its time is the
-  triggering event's ``occurred_at``; ``recorded_at`` is the triggering input's (its Kafka timestamp when the
-  caller passes it, else the event's own ``recorded_at``).
+- After an assessment or referral changes, or identity moves records, the affected persons (for a move, the
+  record's new person and the one it left) are checked for repeat assessments
+  (:mod:`joinedup.projections.alerts.detector`, which judges every pair from the items' status histories as
+  of the trigger's time, so the alerts do not depend on the order in which items and identity placements
+  arrived); each new (trigger root, earlier) pair becomes one ``RepeatAssessmentDetected`` for the agency that
+  asked for the new assessment. Its ``occurred_at`` (and the stored ``detected_at``) is the trigger's time;
+  ``recorded_at`` is the input's that revealed it (its Kafka timestamp when the caller passes it, else the
+  event's own ``recorded_at``), and its causation id that input's event id. A pair already alerted is never
+  published again; its stored row follows the root's first trigger if an earlier one becomes known, and is
+  marked as no longer holding (not shown) when the items as they stand no longer make it a repeat (a change
+  dated before the trigger but reported after it, a split), so the view is a function of the items alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from joinedup.contract.envelope import JOINEDUP_SOURCE, envelope_for, event_id_for
@@ -39,7 +46,7 @@ from joinedup.contract.models.referral import (
 )
 from joinedup.contract.models.shared_records import PersonRecord, RecordRef
 from joinedup.contract.vocabularies import AssessmentTypes, vocabularies
-from joinedup.projections.alerts.detector import Occurrence, RepeatFinding, find_repeats
+from joinedup.projections.alerts.detector import Occurrence, RepeatFinding, StatusAt, find_repeats
 from joinedup.projections.person_view import lifecycle as lc
 from joinedup.projections.person_view.read_model import SourceRecord, StatusChange
 from joinedup.projections.person_view.store import (
@@ -144,19 +151,24 @@ class PersonViewProjector:
             return []
         if isinstance(event, PersonCreated | RecordLinked):
             key = (event.record.agency, event.record.local_person_id)
+            left = self.store.person_of_record(*key)
             self.store.place_record(key, event.person_id)
-            return [(event.person_id, None)]
+            return [(p, None) for p in sorted({event.person_id, *([left] if left is not None else [])})]
         if isinstance(event, PersonsMerged):
             for absorbed in sorted(event.absorbed_person_ids):
                 if absorbed != event.person_id:
                     self.store.absorb(event.person_id, absorbed)
             return [(event.person_id, None)]
         if isinstance(event, PersonSplit):
+            persons = {event.person_id}
             for move in event.moves:
-                self.store.place_record((move.record.agency, move.record.local_person_id), move.to_person_id)
-            return [
-                (p, None) for p in sorted({event.person_id, *(move.to_person_id for move in event.moves)})
-            ]
+                key = (move.record.agency, move.record.local_person_id)
+                left = self.store.person_of_record(*key)
+                if left is not None:
+                    persons.add(left)
+                self.store.place_record(key, move.to_person_id)
+                persons.add(move.to_person_id)
+            return [(p, None) for p in sorted(persons)]
         return []  # MatchReviewRequested and anything else: nothing to show
 
     def _save_identifiers(self, agency: str, subject: PersonRecord, at: datetime, event: Event) -> RecordKey:
@@ -276,49 +288,57 @@ class PersonViewProjector:
     # ------------------------------------------------------------------ detection
     def occurrences(self, person_id: str, types: frozenset[str] | None = None) -> list[Occurrence]:
         """The person's assessments and assessment-requesting referrals (of ``types``, or any), each with
-        its current status, as the detector sees them."""
-        latest: dict[str, OccurrenceChange] = {}
+        its status history in lifecycle order, as the detector sees them."""
+        changes: dict[str, list[OccurrenceChange]] = {}
         for change in self.store.occurrence_changes(person_id, sorted(types) if types is not None else None):
-            seen = latest.get(change.item_id)
-            if seen is None or _change_order(seen) < _change_order(change):
-                latest[change.item_id] = change
-        if len(latest) < 2:
-            return []
-        return [
-            Occurrence(
-                item_id=c.item_id,
-                root=c.root,
-                kind=c.kind,
-                agency=c.agency,
-                ref=c.ref,
-                assessment_type=c.type,
-                status=c.status,
-                occurred_at=c.occurred_at,
-                last_activity_at=c.at,
+            changes.setdefault(change.item_id, []).append(change)
+        found: list[Occurrence] = []
+        for item_id in sorted(changes):
+            history = sorted(changes[item_id], key=_change_order)
+            first = history[0]
+            found.append(
+                Occurrence(
+                    item_id=item_id,
+                    root=first.root,
+                    kind=first.kind,
+                    agency=first.agency,
+                    ref=first.ref,
+                    assessment_type=first.type,
+                    occurred_at=first.occurred_at,
+                    history=tuple(StatusAt(status=c.status, at=c.at) for c in history),
+                )
             )
-            for _, c in sorted(latest.items())
-        ]
+        return found
 
     def _detect(
         self, person_id: str, types: frozenset[str] | None, cause: Event, recorded_at: datetime
     ) -> list[RepeatAssessmentDetected]:
         current = person_id  # a placed record's person, or an identity event's person: current ids
-        findings = find_repeats(self.occurrences(current, types), self.types, self.store.has_alert_pair)
+        occurrences = self.occurrences(current, types)
+        earlier_ids = [o.item_id for o in occurrences if o.kind == lc.ASSESSMENT]
+        stored = {(r.trigger_root, r.earlier_item_id): r for r in self.store.alerts_of_earlier(earlier_ids)}
+        findings = find_repeats(occurrences, self.types) if len(occurrences) > 1 else []
+        found = {finding.pair for finding in findings}
+        for pair, gone in sorted(stored.items()):
+            if gone.holds and pair not in found:  # the items as they stand: no longer a repeat
+                self.store.save_alert(replace(gone, holds=False))
         alerts: list[RepeatAssessmentDetected] = []
-        detected_at = as_utc(cause.envelope.occurred_at)
         for finding in findings:
-            self.store.add_alert(
-                AlertRow(
-                    alert_id=finding.alert_id,
-                    trigger_root=finding.trigger.root,
-                    trigger_item_id=finding.trigger.item_id,
-                    earlier_item_id=finding.earlier.item_id,
-                    requesting_agency=finding.trigger.agency,
-                    equivalence_group=finding.equivalence_group,
-                    detected_at=detected_at,
-                )
+            kept = stored.get(finding.pair)
+            row = AlertRow(
+                alert_id=kept.alert_id if kept is not None else finding.alert_id,
+                trigger_root=finding.trigger.root,
+                trigger_item_id=finding.trigger.item_id,
+                earlier_item_id=finding.earlier.item_id,
+                requesting_agency=finding.trigger.agency,
+                equivalence_group=finding.equivalence_group,
+                detected_at=as_utc(finding.detected_at),
             )
-            alerts.append(self._alert_event(current, finding, cause, detected_at, recorded_at))
+            if kept == row:
+                continue
+            self.store.save_alert(row)
+            if kept is None:
+                alerts.append(self._alert_event(current, finding, cause, row.detected_at, recorded_at))
         return alerts
 
     def _alert_event(
@@ -350,18 +370,18 @@ class PersonViewProjector:
             alert_id=finding.alert_id,
             person_id=person_id,
             to_agency=finding.trigger.agency,
-            trigger=_occurrence(finding.trigger),
-            earlier=(_occurrence(finding.earlier),),
+            trigger=_occurrence(finding.trigger, finding.trigger_status),
+            earlier=(_occurrence(finding.earlier, finding.earlier_status),),
             equivalence_group=finding.equivalence_group,
         )
 
 
-def _occurrence(occurrence: Occurrence) -> AssessmentOccurrence:
+def _occurrence(occurrence: Occurrence, status: str) -> AssessmentOccurrence:
     return AssessmentOccurrence(
         kind=occurrence.kind,
         agency=occurrence.agency,
         ref=occurrence.ref,
         assessment_type=occurrence.assessment_type,
-        status=occurrence.status,
+        status=status,
         occurred_at=occurrence.occurred_at,
     )

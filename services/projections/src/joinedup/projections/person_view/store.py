@@ -8,7 +8,8 @@ The state is kept in small rows keyed by source record, never as one growing doc
 - ``items``: one row per referral, assessment or contact as its agency reported it, under its record;
 - ``history``: one row per status change (the event that changed it), keyed by item id, so a status event
   that arrives before its item waits there;
-- ``alerts``: one row per (trigger, earlier assessment) pair;
+- ``alerts``: one row per (trigger root, earlier assessment) pair ever found, marked when the items as they
+  stand no longer make it a repeat (kept, so the pair is never raised twice; not shown);
 - ``processed``: the ids of the events already applied (idempotence on event_id).
 
 Merging or splitting persons rewrites only the ``records`` rows that move: items follow their record. The
@@ -93,6 +94,10 @@ class AlertRow:
     requesting_agency: str
     equivalence_group: str
     detected_at: datetime
+    holds: bool = True
+    """False once the person's items as they stand no longer make it a repeat (a change dated before the
+    trigger reported late, a split that separated the two): kept so the pair is never raised twice, and not
+    shown in the view."""
 
 
 class PersonViewStore(PersonViewReader, Protocol):
@@ -155,11 +160,19 @@ class PersonViewStore(PersonViewReader, Protocol):
         ...
 
     # alerts
-    def has_alert_pair(self, trigger_root: str, earlier_item_id: str) -> bool: ...
+    def alert_of_pair(self, trigger_root: str, earlier_item_id: str) -> AlertRow | None:
+        """The alert stored for this (trigger root, earlier assessment) pair, if any."""
+        ...
 
-    def add_alert(self, row: AlertRow) -> None: ...
+    def save_alert(self, row: AlertRow) -> None:
+        """Store the alert of its pair, replacing the one stored for that pair (its id is the pair's)."""
+        ...
 
     def alerts_triggered_by(self, item_ids: Sequence[str]) -> list[AlertRow]: ...
+
+    def alerts_of_earlier(self, item_ids: Sequence[str]) -> list[AlertRow]:
+        """The alerts whose earlier assessment is one of ``item_ids``, by alert id."""
+        ...
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -193,8 +206,9 @@ class MemoryPersonViewStore:
         self._items_by_record: dict[RecordKey, dict[str, None]] = {}
         self._history: dict[str, dict[str, StatusChange]] = {}
         self._alerts: dict[str, AlertRow] = {}
-        self._alert_pairs: set[tuple[str, str]] = set()
-        self._alerts_by_trigger: dict[str, list[str]] = {}
+        self._alert_pairs: dict[tuple[str, str], str] = {}
+        self._alerts_by_trigger: dict[str, dict[str, None]] = {}
+        self._alerts_by_earlier: dict[str, dict[str, None]] = {}
         self._assembly = ViewAssembly(self)
 
     # idempotence
@@ -282,18 +296,25 @@ class MemoryPersonViewStore:
         ]
 
     # alerts
-    def has_alert_pair(self, trigger_root: str, earlier_item_id: str) -> bool:
-        return (trigger_root, earlier_item_id) in self._alert_pairs
+    def alert_of_pair(self, trigger_root: str, earlier_item_id: str) -> AlertRow | None:
+        alert_id = self._alert_pairs.get((trigger_root, earlier_item_id))
+        return self._alerts[alert_id] if alert_id is not None else None
 
-    def add_alert(self, row: AlertRow) -> None:
-        if row.alert_id in self._alerts:
-            return
+    def save_alert(self, row: AlertRow) -> None:
+        previous = self._alerts.get(row.alert_id)
+        if previous is not None:
+            self._alerts_by_trigger.get(previous.trigger_item_id, {}).pop(row.alert_id, None)
         self._alerts[row.alert_id] = row
-        self._alert_pairs.add((row.trigger_root, row.earlier_item_id))
-        self._alerts_by_trigger.setdefault(row.trigger_item_id, []).append(row.alert_id)
+        self._alert_pairs[(row.trigger_root, row.earlier_item_id)] = row.alert_id
+        self._alerts_by_trigger.setdefault(row.trigger_item_id, {})[row.alert_id] = None
+        self._alerts_by_earlier.setdefault(row.earlier_item_id, {})[row.alert_id] = None
 
     def alerts_triggered_by(self, item_ids: Sequence[str]) -> list[AlertRow]:
         found = {a for item_id in item_ids for a in self._alerts_by_trigger.get(item_id, [])}
+        return [self._alerts[alert_id] for alert_id in sorted(found)]
+
+    def alerts_of_earlier(self, item_ids: Sequence[str]) -> list[AlertRow]:
+        found = {a for item_id in item_ids for a in self._alerts_by_earlier.get(item_id, {})}
         return [self._alerts[alert_id] for alert_id in sorted(found)]
 
     # the reader (PersonViewReader)

@@ -8,6 +8,11 @@ it. :func:`open_person_view_store` opens a stand-alone file (WAL) that way.
 Tables (prefixed ``pv_`` to share a shard file with the runtime's ``consumed_offsets`` and ``outbox``) are
 keyed by record and item, never one document per person: a merge rewrites the moved records' rows only.
 Times are integers (microseconds since the epoch, UTC).
+
+Migration: :func:`create_tables` brings a store from before up to date in place (``pv_alerts.holds`` was
+added with a default of 1: an old store's alerts all show, as they did, until their person is next
+checked). An old store's alert rows keep the dates they were given then (the time of the event that revealed
+them); ``joinedup projections rebuild`` re-derives them under the current rule.
 """
 
 from __future__ import annotations
@@ -100,9 +105,15 @@ SCHEMA = (
         requesting_agency TEXT NOT NULL,
         equivalence_group TEXT NOT NULL,
         detected_at INTEGER NOT NULL,
+        holds INTEGER NOT NULL DEFAULT 1,
         UNIQUE (trigger_root, earlier_item_id)
     ) WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS pv_alerts_trigger ON pv_alerts (trigger_item_id)",
+)
+INDEXES_AFTER_MIGRATION = ("CREATE INDEX IF NOT EXISTS pv_alerts_earlier ON pv_alerts (earlier_item_id)",)
+ALERT_COLUMNS = (
+    "alert_id, trigger_root, trigger_item_id, earlier_item_id, requesting_agency, equivalence_group, "
+    "detected_at, holds"
 )
 
 
@@ -117,6 +128,11 @@ def from_micros(value: int) -> datetime:
 def create_tables(connection: sqlite3.Connection) -> None:
     """Create the person view's tables if they do not exist (inside the caller's transaction, if any)."""
     for statement in SCHEMA:
+        connection.execute(statement)
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(pv_alerts)")}
+    if "holds" not in columns:  # a store from before alerts could stop holding
+        connection.execute("ALTER TABLE pv_alerts ADD COLUMN holds INTEGER NOT NULL DEFAULT 1")
+    for statement in INDEXES_AFTER_MIGRATION:
         connection.execute(statement)
 
 
@@ -152,7 +168,7 @@ def _item(row: Sequence[Any]) -> ItemRow:
 
 
 def _alert(row: Sequence[Any]) -> AlertRow:
-    alert_id, root, trigger, earlier, agency, group, at = row
+    alert_id, root, trigger, earlier, agency, group, at, holds = row
     return AlertRow(
         alert_id=alert_id,
         trigger_root=root,
@@ -161,6 +177,7 @@ def _alert(row: Sequence[Any]) -> AlertRow:
         requesting_agency=agency,
         equivalence_group=group,
         detected_at=from_micros(at),
+        holds=bool(holds),
     )
 
 
@@ -360,17 +377,16 @@ class SqlitePersonViewStore:
         ]
 
     # alerts
-    def has_alert_pair(self, trigger_root: str, earlier_item_id: str) -> bool:
+    def alert_of_pair(self, trigger_root: str, earlier_item_id: str) -> AlertRow | None:
         row = self.db.execute(
-            "SELECT 1 FROM pv_alerts WHERE trigger_root = ? AND earlier_item_id = ?",
+            f"SELECT {ALERT_COLUMNS} FROM pv_alerts WHERE trigger_root = ? AND earlier_item_id = ?",  # noqa: S608
             (trigger_root, earlier_item_id),
         ).fetchone()
-        return row is not None
+        return _alert(row) if row is not None else None
 
-    def add_alert(self, row: AlertRow) -> None:
+    def save_alert(self, row: AlertRow) -> None:
         self.db.execute(
-            "INSERT OR IGNORE INTO pv_alerts (alert_id, trigger_root, trigger_item_id, earlier_item_id, "
-            "requesting_agency, equivalence_group, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO pv_alerts ({ALERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
             (
                 row.alert_id,
                 row.trigger_root,
@@ -379,14 +395,22 @@ class SqlitePersonViewStore:
                 row.requesting_agency,
                 row.equivalence_group,
                 to_micros(row.detected_at),
+                int(row.holds),
             ),
         )
 
     def alerts_triggered_by(self, item_ids: Sequence[str]) -> list[AlertRow]:
         rows = self.db.execute(
-            "SELECT alert_id, trigger_root, trigger_item_id, earlier_item_id, requesting_agency, "
-            "equivalence_group, detected_at FROM pv_alerts "
+            f"SELECT {ALERT_COLUMNS} FROM pv_alerts "  # noqa: S608
             "WHERE trigger_item_id IN (SELECT value FROM json_each(?)) ORDER BY alert_id",
+            (json.dumps(sorted(set(item_ids))),),
+        )
+        return [_alert(row) for row in rows]
+
+    def alerts_of_earlier(self, item_ids: Sequence[str]) -> list[AlertRow]:
+        rows = self.db.execute(
+            f"SELECT {ALERT_COLUMNS} FROM pv_alerts "  # noqa: S608
+            "WHERE earlier_item_id IN (SELECT value FROM json_each(?)) ORDER BY alert_id",
             (json.dumps(sorted(set(item_ids))),),
         )
         return [_alert(row) for row in rows]
