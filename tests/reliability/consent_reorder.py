@@ -45,7 +45,16 @@ from joinedup.contract.serde import default_codec
 from joinedup.contract.streams import Output
 from joinedup.contract.topics import CONSENT_EVENTS, DEAD_LETTER, receipts_topic
 
-from .harness import Coords, Expected, LogRecord, OutputId, Outputs, fold_record, read_log
+from .harness import (
+    Coords,
+    Expected,
+    LogRecord,
+    OutputId,
+    Outputs,
+    fold_record,
+    read_log,
+    shard_store_progress,
+)
 
 OWNERS = ("nhs-mh-trust", "council-asc", "probation")
 RECIPIENTS = ("council-housing", "jobcentre")
@@ -280,22 +289,7 @@ class ConsentWorker:
 
     def intake_progress(self, topics: Sequence[str]) -> tuple[int, int]:
         """(intake records the shard stores committed, outbox rows waiting)."""
-        consumed = pending = 0
-        for path in sorted((self.data_dir / "consent").glob("shard-*.sqlite")):
-            db = self._db(path.name)
-            try:
-                marks = ",".join("?" * len(topics))
-                row = db.execute(
-                    f"SELECT coalesce(sum(next_offset), 0) FROM consumed_offsets WHERE topic IN ({marks})",
-                    list(topics),
-                ).fetchone()
-                consumed += int(row[0])
-                pending += int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
-            except sqlite3.OperationalError:
-                pass
-            finally:
-                db.close()
-        return consumed, pending
+        return shard_store_progress(sorted((self.data_dir / "consent").glob("shard-*.sqlite")), topics)
 
     def folded(self) -> int:
         """Consent events the decision state holds (distinct ids)."""

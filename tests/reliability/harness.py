@@ -320,6 +320,27 @@ def _output_id(output: Output) -> OutputId:
     return (_kind(output.topic), str(record.envelope.event_id))
 
 
+def shard_store_progress(stores: Iterable[Path], topics: Sequence[str]) -> tuple[int, int]:
+    """(records of ``topics`` the shard stores committed as consumed, outbox rows waiting), read-only; a store
+    whose tables are not there yet counts nothing."""
+    consumed = pending = 0
+    marks = ",".join("?" * len(topics))
+    for path in stores:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            row = db.execute(
+                f"SELECT coalesce(sum(next_offset), 0) FROM consumed_offsets WHERE topic IN ({marks})",
+                list(topics),
+            ).fetchone()
+            consumed += int(row[0])
+            pending += int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+        except sqlite3.OperationalError:  # the tables are not there yet
+            pass
+        finally:
+            db.close()
+    return consumed, pending
+
+
 def fold_record(
     r: LogRecord,
     codec: Codec,
@@ -590,22 +611,7 @@ class Workers:
 
     def progress(self, topics: Sequence[str]) -> tuple[int, int]:
         """(records consumed, outbox rows waiting) over every shard store."""
-        consumed = pending = 0
-        for path in self.stores():
-            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-            try:
-                marks = ",".join("?" * len(topics))
-                row = db.execute(
-                    f"SELECT coalesce(sum(next_offset), 0) FROM consumed_offsets WHERE topic IN ({marks})",
-                    list(topics),
-                ).fetchone()
-                consumed += int(row[0])
-                pending += int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
-            except sqlite3.OperationalError:  # the tables are not there yet
-                pass
-            finally:
-                db.close()
-        return consumed, pending
+        return shard_store_progress(self.stores(), topics)
 
     def wait_caught_up(self, topics: Sequence[str], total: int, timeout_s: float = 180) -> float:
         """Wait until every input is consumed and every outbox is empty (reviving workers that stopped);

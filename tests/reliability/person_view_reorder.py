@@ -33,19 +33,10 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from joinedup.contract.envelope import from_kafka_timestamp, to_kafka_timestamp
 from joinedup.contract.kafka import consumer, producer
-from joinedup.contract.models.event import Event
-from joinedup.contract.models.identity import PersonCreated, PersonsMerged, PersonSplit, RecordLinked
-from joinedup.contract.models.referral import (
-    ReferralAccepted,
-    ReferralClosed,
-    ReferralDeclined,
-    ReferralReceived,
-    ReferralWithdrawn,
-)
 from joinedup.contract.serde import default_codec
-from joinedup.contract.topics import IDENTITY_EVENTS, REFERRAL_EVENTS
+from joinedup.contract.topics import IDENTITY_EVENTS
 from joinedup.projections.person_view.canonical_hash import canonical_json, canonical_lines
-from joinedup.projections.person_view.event_factory import synthetic_stream
+from joinedup.projections.person_view.event_factory import keyed_synthetic_stream, synthetic_stream
 from joinedup.projections.person_view.projector import PersonViewProjector
 from joinedup.projections.person_view.store import MemoryPersonViewStore
 from joinedup.projections.person_view.store_sqlite import SqlitePersonViewStore
@@ -53,8 +44,6 @@ from joinedup.projections.person_view.store_sqlite import SqlitePersonViewStore
 from .harness import Acked, Ledger
 
 T0_MS = to_kafka_timestamp(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
-IdentityEvent = PersonCreated | RecordLinked | PersonsMerged | PersonSplit
-ReferralStatus = ReferralAccepted | ReferralDeclined | ReferralWithdrawn | ReferralClosed
 
 
 @dataclass(frozen=True)
@@ -76,21 +65,8 @@ def natural_inputs(count: int, seed: int) -> list[CanonicalInput]:
     """Identity events keyed by person id, referral events by their subject's record (a referral's status
     events by the record the referral is about), in natural order."""
     codec = default_codec()
-    record_of_referral: dict[tuple[str, str], str] = {}
     inputs: list[CanonicalInput] = []
-    for n, event in enumerate(synthetic_stream(count, seed=seed)):
-        subject = event.envelope.subject
-        if isinstance(event, IdentityEvent):
-            key = event.person_id
-        elif isinstance(event, ReferralStatus):
-            key = record_of_referral[(event.referring_agency, event.referral_ref)]
-        else:
-            assert subject is not None, event.envelope.event_type
-            key = f"{subject.agency}/{subject.local_person_id}"
-        if isinstance(event, ReferralReceived):
-            record_of_referral[(event.referring_agency, event.referral_ref)] = key
-        topic = IDENTITY_EVENTS if isinstance(event, IdentityEvent) else REFERRAL_EVENTS
-        assert isinstance(event, Event)
+    for n, (topic, key, event) in enumerate(keyed_synthetic_stream(count, seed=seed)):
         inputs.append(
             CanonicalInput(n, topic, key.encode(), codec.encode(event), str(event.envelope.event_id))
         )

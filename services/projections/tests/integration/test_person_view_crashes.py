@@ -27,19 +27,10 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from joinedup.contract.envelope import to_kafka_timestamp
 from joinedup.contract.kafka import admin_client, apply_topics, consumer, producer, topic_offsets
 from joinedup.contract.models.alerts import RepeatAssessmentDetected
-from joinedup.contract.models.event import Event
-from joinedup.contract.models.identity import PersonCreated, PersonsMerged, PersonSplit, RecordLinked
-from joinedup.contract.models.referral import (
-    ReferralAccepted,
-    ReferralClosed,
-    ReferralDeclined,
-    ReferralReceived,
-    ReferralWithdrawn,
-)
 from joinedup.contract.serde import default_codec
 from joinedup.contract.topics import ALERTS, IDENTITY_EVENTS, REFERRAL_EVENTS, catalog
 from joinedup.projections.bootstrap import person_view_hash
-from joinedup.projections.person_view.event_factory import synthetic_stream
+from joinedup.projections.person_view.event_factory import keyed_synthetic_stream
 from joinedup.projections.person_view.worker import store_path
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -56,35 +47,16 @@ WORKER = [str(Path(sys.executable).with_name("joinedup")), "run", "person-view"]
 would publish identity events of its own next to the ones this test publishes)."""
 
 
-IdentityEvent = PersonCreated | RecordLinked | PersonsMerged | PersonSplit
-ReferralStatus = ReferralAccepted | ReferralDeclined | ReferralWithdrawn | ReferralClosed
-
-
-def topic_of(event: Event) -> str:
-    return IDENTITY_EVENTS if isinstance(event, IdentityEvent) else REFERRAL_EVENTS
-
-
 def canonical_inputs() -> list[tuple[str, bytes, bytes]]:
     """(catalog topic, key, value) in publication order: identity events keyed by person id, referral events
     by their subject's record (a referral's status events by the record the referral is about)."""
     codec = default_codec()
-    record_of_referral: dict[tuple[str, str], str] = {}
     inputs: list[tuple[str, bytes, bytes]] = []
-    for n, event in enumerate(synthetic_stream(EVENTS, seed=SEED)):
-        subject = event.envelope.subject
-        if isinstance(event, IdentityEvent):
-            key = event.person_id
-        elif isinstance(event, ReferralStatus):
-            key = record_of_referral[(event.referring_agency, event.referral_ref)]
-        else:
-            assert subject is not None, event.envelope.event_type
-            key = f"{subject.agency}/{subject.local_person_id}"
-        if isinstance(event, ReferralReceived):
-            record_of_referral[(event.referring_agency, event.referral_ref)] = key
+    for n, (topic, key, event) in enumerate(keyed_synthetic_stream(EVENTS, seed=SEED)):
         value = codec.encode(event)
-        inputs.append((topic_of(event), key.encode(), value))
+        inputs.append((topic, key.encode(), value))
         if n % REDELIVERED_EVERY == REDELIVERED_EVERY - 1:
-            inputs.append((topic_of(event), key.encode(), value))
+            inputs.append((topic, key.encode(), value))
     return inputs
 
 

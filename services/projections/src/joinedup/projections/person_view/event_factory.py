@@ -31,6 +31,7 @@ from joinedup.contract.models.referral import (
     ReferralWithdrawn,
 )
 from joinedup.contract.models.shared_records import Envelope, PersonRecord, RecordRef, ReferralLink
+from joinedup.contract.topics import IDENTITY_EVENTS, REFERRAL_EVENTS
 
 MODEL_VERSION = "test"
 
@@ -318,3 +319,23 @@ def iter_synthetic_stream(count: int, seed: int = 7) -> Iterator[Event]:
                 )
         yield from events[: count - produced]
         produced += min(len(events), count - produced)
+
+
+def keyed_synthetic_stream(count: int, seed: int = 7) -> Iterator[tuple[str, str, Event]]:
+    """(catalog topic, key, event) for each event of :func:`synthetic_stream`, keyed as their producers key
+    them: identity events by person id, referral events by their subject's record, and a referral's status
+    events by the record the referral is about."""
+    record_of_referral: dict[tuple[str, str], str] = {}
+    for event in iter_synthetic_stream(count, seed):
+        subject = event.envelope.subject
+        if isinstance(event, PersonCreated | RecordLinked | PersonsMerged | PersonSplit):
+            yield IDENTITY_EVENTS, event.person_id, event
+            continue
+        if isinstance(event, ReferralAccepted | ReferralDeclined | ReferralWithdrawn | ReferralClosed):
+            key = record_of_referral[(event.referring_agency, event.referral_ref)]
+        else:
+            assert subject is not None, event.envelope.event_type
+            key = f"{subject.agency}/{subject.local_person_id}"
+        if isinstance(event, ReferralReceived):
+            record_of_referral[(event.referring_agency, event.referral_ref)] = key
+        yield REFERRAL_EVENTS, key, event
