@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
-from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,22 +37,12 @@ from joinedup.consent.domain.decision import Decision, Question, decide_many
 from joinedup.consent.domain.intake import statement_event
 from joinedup.consent.domain.scope import RecordRef
 from joinedup.consent.domain.state import ConsentState
-from joinedup.contract.models.deadletter import DeadLetter
 from joinedup.contract.models.intake import ConsentStatement
-from joinedup.contract.serde import default_codec
 from joinedup.contract.streams import Output
-from joinedup.contract.topics import CONSENT_EVENTS, DEAD_LETTER, receipts_topic
+from joinedup.contract.topics import CONSENT_EVENTS
+from joinedup.local.broker import free_port
 
-from .harness import (
-    Coords,
-    Expected,
-    LogRecord,
-    OutputId,
-    Outputs,
-    fold_record,
-    read_log,
-    shard_store_progress,
-)
+from .harness import Expected, LogRecord, OutputId, fold_in_order, shard_store_progress
 
 OWNERS = ("nhs-mh-trust", "council-asc", "probation")
 RECIPIENTS = ("council-housing", "jobcentre")
@@ -190,49 +178,16 @@ def consent_fold(log: Sequence[LogRecord], names: Mapping[str, str], group: str 
     """The consent intake shard handler over ``log``: one handler (and in-memory ledger) per shard, each
     intake partition in offset order (statements are keyed by statement: all versions of one share a
     partition, and no statement depends on another topic)."""
-    catalog_of = {real: name for name, real in names.items()}
-    codec = default_codec()
-    handlers: dict[int, ConsentIntakeHandler] = defaultdict(
-        lambda: ConsentIntakeHandler(sqlite3.connect(":memory:", isolation_level=None), known_codes())
+    return fold_in_order(
+        sorted(log, key=lambda r: (r.partition, r.topic, r.offset)),
+        lambda: ConsentIntakeHandler(sqlite3.connect(":memory:", isolation_level=None), known_codes()),
+        names,
+        group,
+        output_id=_output_id,
     )
-    by_input: dict[Coords, list[OutputId]] = {}
-    errors: dict[str, str] = {}
-    for r in sorted(log, key=lambda r: (r.partition, r.topic, r.offset)):
-        outputs, error_class = fold_record(
-            r, codec, handlers[r.partition], catalog_of[r.topic], group, output_id=_output_id
-        )
-        if error_class is not None:
-            errors[outputs[0][1]] = error_class
-        by_input[r.coords] = outputs
-    return Expected(by_input, errors)
-
-
-def consent_outputs(bootstrap: str, names: Mapping[str, str], agencies: Iterable[str]) -> Outputs:
-    """The consent events, the agencies' receipts and the dead letters, read back (read_committed)."""
-    kinds = {names[CONSENT_EVENTS]: "events", names[DEAD_LETTER]: "dead-letter"}
-    kinds.update((names[receipts_topic(a)], "receipts") for a in agencies)
-    records = read_log(bootstrap, kinds)
-    ids: Counter[OutputId] = Counter()
-    errors: dict[str, str] = {}
-    codec = default_codec()
-    for r in records:
-        event_id = dict(r.headers)["ce_id"].decode()
-        ids[(kinds[r.topic], event_id)] += 1
-        if kinds[r.topic] == "dead-letter":
-            letter = codec.decode(r.value)
-            assert isinstance(letter, DeadLetter)
-            errors[event_id] = letter.error_class
-    return Outputs(ids, errors, records)
 
 
 # ---------------------------------------------------------------- the worker process
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 TOKEN = "r5-service-token"

@@ -28,6 +28,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from joinedup.contract.dead_letters import dead_letter_for
 from joinedup.contract.errors import DecodeError
-from joinedup.contract.kafka import consumer, producer
+from joinedup.contract.kafka import admin_client, apply_topics, consumer, producer
 from joinedup.contract.keys import IntakeRecord, intake_key
 from joinedup.contract.models import intake as contract_intake
 from joinedup.contract.models.deadletter import DeadLetter
@@ -47,7 +48,7 @@ from joinedup.contract.models.event import Event
 from joinedup.contract.ordered_merge import OrderedMerge, RawRecord
 from joinedup.contract.serde import Codec, default_codec
 from joinedup.contract.streams import Datum, Input, Output, ShardHandler
-from joinedup.contract.topics import DEAD_LETTER, REFERRAL_EVENTS, intake_topic, receipts_topic
+from joinedup.contract.topics import DEAD_LETTER, REFERRAL_EVENTS, catalog, intake_topic, receipts_topic
 from joinedup.referral.adapters.intake_stream import IntakeShardHandler
 from joinedup.referral.adapters.store_memory import MemoryReferralStore
 from joinedup.referral.app.reference import default_reference_data
@@ -266,27 +267,45 @@ class Outputs:
     records: list[LogRecord]
 
 
-def output_topics(names: Mapping[str, str], agencies: Iterable[str]) -> dict[str, str]:
-    """Real output topic -> its kind."""
-    kinds = {names[REFERRAL_EVENTS]: "events", names[DEAD_LETTER]: "dead-letter"}
+def output_topics(
+    names: Mapping[str, str], agencies: Iterable[str], events: str = REFERRAL_EVENTS
+) -> dict[str, str]:
+    """Real output topic -> its kind; ``events`` is the service's canonical events topic (catalog name)."""
+    kinds = {names[events]: "events", names[DEAD_LETTER]: "dead-letter"}
     kinds.update((names[receipts_topic(a)], "receipts") for a in agencies)
     return kinds
 
 
-def read_outputs(bootstrap: str, names: Mapping[str, str], agencies: Iterable[str]) -> Outputs:
-    kinds = output_topics(names, agencies)
+def count_output(
+    kind: str,
+    headers: Iterable[tuple[str, bytes]],
+    value: bytes,
+    ids: Counter[OutputId],
+    errors: dict[str, str],
+    codec: Codec,
+) -> None:
+    """Count one output record of ``kind`` in ``ids`` (and, for a dead letter, its error class in
+    ``errors``)."""
+    event_id = dict(headers)["ce_id"].decode()
+    ids[(kind, event_id)] += 1
+    if kind == "dead-letter":
+        letter = codec.decode(value)
+        assert isinstance(letter, DeadLetter)
+        errors[event_id] = letter.error_class
+
+
+def read_outputs(
+    bootstrap: str, names: Mapping[str, str], agencies: Iterable[str], events: str = REFERRAL_EVENTS
+) -> Outputs:
+    """The ``events`` topic (catalog name), the agencies' receipts and the dead letters, read back
+    (read_committed)."""
+    kinds = output_topics(names, agencies, events)
     records = read_log(bootstrap, kinds)
     ids: Counter[OutputId] = Counter()
     errors: dict[str, str] = {}
     codec = default_codec()
     for r in records:
-        headers = dict(r.headers)
-        event_id = headers["ce_id"].decode()
-        ids[(kinds[r.topic], event_id)] += 1
-        if kinds[r.topic] == "dead-letter":
-            letter = codec.decode(r.value)
-            assert isinstance(letter, DeadLetter)
-            errors[event_id] = letter.error_class
+        count_output(kinds[r.topic], r.headers, r.value, ids, errors, codec)
     return Outputs(ids, errors, records)
 
 
@@ -413,17 +432,32 @@ def reference_fold(
     """Run the pure shard handler over ``log`` as the worker sees it (one state per shard, each fed in
     :func:`merge_order`). ``phases`` gives each acked input's phase (checked against that order); ``group``
     is the worker's consumer group (dead-letter ids derive from it)."""
+    reference = default_reference_data()
+    return fold_in_order(
+        merge_order(log, phases, names),
+        lambda: IntakeShardHandler(MemoryReferralStore(), reference),
+        names,
+        group,
+    )
+
+
+def fold_in_order(
+    ordered: Iterable[LogRecord],
+    new_handler: Callable[[], ShardHandler],
+    names: Mapping[str, str],
+    group: str,
+    output_id: Callable[[Output], OutputId] = _output_id,
+) -> Expected:
+    """:func:`fold_record` over ``ordered``, one handler (made by ``new_handler``) per shard (partition
+    number): what each input causes."""
     catalog_of = {real: name for name, real in names.items()}
     codec = default_codec()
-    reference = default_reference_data()
-    handlers: dict[int, IntakeShardHandler] = defaultdict(
-        lambda: IntakeShardHandler(MemoryReferralStore(), reference)
-    )
+    handlers: dict[int, ShardHandler] = defaultdict(new_handler)
     by_input: dict[Coords, list[OutputId]] = {}
     errors: dict[str, str] = {}
-    for r in merge_order(log, phases, names):
+    for r in ordered:
         outputs, error_class = fold_record(
-            r, codec, handlers[r.partition], catalog_of.get(r.topic, r.topic), group
+            r, codec, handlers[r.partition], catalog_of.get(r.topic, r.topic), group, output_id
         )
         if error_class is not None:
             errors[outputs[0][1]] = error_class
@@ -535,7 +569,22 @@ def check(
     return compare(scenario, ledger, log, expected, outputs, recover_s)
 
 
-# ---------------------------------------------------------------- referral worker processes
+# ---------------------------------------------------------------- topics and referral worker processes
+
+
+def fresh_topics(bootstrap: str, *, copy: bool = False) -> tuple[str, dict[str, str]]:
+    """The catalog's topics under a fresh prefix. For a ``copy`` of a log, every topic keeps the producer's
+    timestamps, so a record copied with its original (broker) timestamp keeps it."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    renamed = catalog().renamed(prefix)
+    if copy:
+        renamed = {name: spec.model_copy(update={"timestamps": "producer"}) for name, spec in renamed.items()}
+    admin = admin_client(bootstrap)
+    try:
+        assert apply_topics(admin, renamed.values()).ok
+    finally:
+        admin.close()
+    return prefix, {original: spec.name for original, spec in renamed.items()}
 
 
 def referral_group(prefix: str) -> str:
@@ -654,6 +703,9 @@ __all__ = [
     "Workload",
     "check",
     "compare",
+    "count_output",
+    "fold_in_order",
+    "fresh_topics",
     "intake_total",
     "merge_order",
     "read_log",

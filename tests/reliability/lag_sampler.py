@@ -15,7 +15,6 @@ from pathlib import Path
 from kafka import KafkaConsumer, TopicPartition
 
 from joinedup.contract.kafka import consumer
-from joinedup.contract.models.deadletter import DeadLetter
 from joinedup.contract.serde import default_codec
 
 from .harness import (
@@ -25,6 +24,7 @@ from .harness import (
     Report,
     Workers,
     compare,
+    count_output,
     output_topics,
     read_log,
     reference_fold,
@@ -165,12 +165,7 @@ def read_output_ids(
             assert time.monotonic() < deadline, "could not read the outputs to their end"
             for batch in reader.poll(timeout_ms=200).values():
                 for m in batch:
-                    event_id = dict(m.headers)["ce_id"].decode()
-                    ids[(kinds[m.topic], event_id)] += 1
-                    if kinds[m.topic] == "dead-letter":
-                        letter = codec.decode(m.value or b"")
-                        assert isinstance(letter, DeadLetter)
-                        errors[event_id] = letter.error_class
+                    count_output(kinds[m.topic], m.headers, m.value or b"", ids, errors, codec)
     finally:
         reader.close()
     return Outputs(ids, errors, [])

@@ -11,13 +11,9 @@ Each variant runs once (a module fixture); the tests below read its report."""
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from collections.abc import Callable
 
 import pytest
-
-from joinedup.contract.kafka import admin_client, apply_topics
-from joinedup.contract.topics import catalog
 
 from .harness import (
     Ledger,
@@ -25,6 +21,7 @@ from .harness import (
     Report,
     Workers,
     check,
+    fresh_topics,
     intake_total,
     referral_group,
     referral_workload,
@@ -66,14 +63,7 @@ def seek_back(
     request: pytest.FixtureRequest, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, Report]:
     label, move = SEEK_BACKS[request.param]
-    prefix = f"t{uuid.uuid4().hex[:10]}."
-    renamed = catalog().renamed(prefix)
-    admin = admin_client(kafka_bootstrap)
-    try:
-        assert apply_topics(admin, renamed.values()).ok
-    finally:
-        admin.close()
-    names = {original: spec.name for original, spec in renamed.items()}
+    prefix, names = fresh_topics(kafka_bootstrap)
     tmp = tmp_path_factory.mktemp(f"r4-{request.param}")
 
     work = referral_workload(4, 600)

@@ -16,18 +16,19 @@ from pathlib import Path
 
 import pytest
 
+from joinedup.contract.topics import CONSENT_EVENTS
+
 from .consent_reorder import (
     INTAKE_GROUP,
     ConsentWorker,
     Statement,
     consent_fold,
-    consent_outputs,
     consent_statements,
     core_decisions,
     out_of_order,
     questions,
 )
-from .harness import Ledger, LedgerPublisher, Report, compare, intake_total, read_log
+from .harness import Ledger, LedgerPublisher, Report, compare, intake_total, read_log, read_outputs
 
 pytestmark = [pytest.mark.reliability, pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(400)]
 
@@ -73,7 +74,7 @@ def test_consent_versions_out_of_order_give_the_decisions_of_the_pure_core_in_na
     log = read_log(kafka_bootstrap, ledger.topics())
     # the worker's groups are namespaced by its topic prefix (so are its dead letters' consumer group)
     expected = consent_fold(log, catalog_topics, group=unique_prefix + INTAKE_GROUP)
-    outputs = consent_outputs(kafka_bootstrap, catalog_topics, ledger.agencies())
+    outputs = read_outputs(kafka_bootstrap, catalog_topics, ledger.agencies(), events=CONSENT_EVENTS)
     report = compare("R5 out-of-order consent versions (consent service)", ledger, log, expected, outputs)
     report.detail.update(
         {

@@ -16,16 +16,14 @@ now judges every pair as of its trigger's time, from the items' histories)."""
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 
 import pytest
 
-from joinedup.contract.kafka import admin_client, apply_topics
-from joinedup.contract.topics import ALERTS, catalog
+from joinedup.contract.topics import ALERTS
 
-from .harness import Ledger, Report
+from .harness import Ledger, Report, fresh_topics
 from .person_view_reorder import (
     PersonViewProcess,
     alert_ids,
@@ -40,17 +38,6 @@ pytestmark = [pytest.mark.reliability, pytest.mark.broker, pytest.mark.slow, pyt
 
 SEED = 20261105
 EVENTS = 4_000
-
-
-def fresh_catalog(bootstrap: str) -> tuple[str, dict[str, str]]:
-    prefix = f"t{uuid.uuid4().hex[:10]}."
-    renamed = catalog().renamed(prefix)
-    admin = admin_client(bootstrap)
-    try:
-        assert apply_topics(admin, renamed.values()).ok
-    finally:
-        admin.close()
-    return prefix, {original: spec.name for original, spec in renamed.items()}
 
 
 @dataclass(frozen=True)
@@ -77,7 +64,7 @@ def runs(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Runs
     rounds = reordered_rounds(inputs)
     reference = reference_alerts(EVENTS, SEED)
 
-    prefix, names = fresh_catalog(kafka_bootstrap)
+    prefix, names = fresh_topics(kafka_bootstrap)
     natural = PersonViewProcess(kafka_bootstrap, prefix, tmp / "natural", tmp / "logs")
     publish(kafka_bootstrap, names, inputs, Ledger(), 0)
     try:
@@ -90,7 +77,7 @@ def runs(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Runs
     natural_alerts = alert_ids(kafka_bootstrap, names[ALERTS])
     natural_rebuilt = natural.rebuild()
 
-    prefix, names = fresh_catalog(kafka_bootstrap)
+    prefix, names = fresh_topics(kafka_bootstrap)
     reordered = PersonViewProcess(kafka_bootstrap, prefix, tmp / "reordered", tmp / "logs")
     ledger = Ledger()
     progress: list[str] = []

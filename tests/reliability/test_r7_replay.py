@@ -19,7 +19,6 @@ import asyncio
 import hashlib
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,9 +27,9 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
-from joinedup.contract.kafka import admin_client, apply_topics, producer
+from joinedup.contract.kafka import producer
 from joinedup.contract.settings import KafkaSettings
-from joinedup.contract.topics import IDENTITY_EVENTS, REFERRAL_EVENTS, catalog, receipts_topic
+from joinedup.contract.topics import IDENTITY_EVENTS, REFERRAL_EVENTS, receipts_topic
 from joinedup.projections.bootstrap import identity_worker
 from joinedup.projections.settings import ProjectionsSettings
 
@@ -42,6 +41,7 @@ from .harness import (
     Report,
     Workers,
     check,
+    fresh_topics,
     intake_total,
     read_log,
     referral_group,
@@ -49,21 +49,6 @@ from .harness import (
 )
 
 pytestmark = [pytest.mark.reliability, pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(600)]
-
-
-def fresh_topics(bootstrap: str, *, copy: bool = False) -> tuple[str, dict[str, str]]:
-    """The catalog's topics under a fresh prefix. For a ``copy`` of a log, every topic keeps the producer's
-    timestamps, so a record copied with its original (broker) timestamp keeps it."""
-    prefix = f"t{uuid.uuid4().hex[:10]}."
-    renamed = catalog().renamed(prefix)
-    if copy:
-        renamed = {name: spec.model_copy(update={"timestamps": "producer"}) for name, spec in renamed.items()}
-    admin = admin_client(bootstrap)
-    try:
-        assert apply_topics(admin, renamed.values()).ok
-    finally:
-        admin.close()
-    return prefix, {original: spec.name for original, spec in renamed.items()}
 
 
 def copy_log(

@@ -76,26 +76,49 @@ def envelope_for(
     )
 
 
+CONTENT_TYPE = b"application/avro"
+"""The ``content-type`` header of every joinedup record on Kafka."""
+
+
 def cloudevents_headers(record: Event) -> list[tuple[str, bytes]]:
     """Kafka headers for ``record`` in the CloudEvents Kafka binding (binary mode), so tools can route and
     filter without decoding: ``ce_id`` = event_id, ``ce_type`` = the record's full name, ``ce_source`` = the
     source agency, ``ce_subject`` = the subject record (``<agency>/<local_person_id>``, a record reference, no
     personal data), ``ce_time`` = occurred_at. The body stays the only source of truth."""
-    return cloudevents_headers_of(record.avro_name, record.envelope.model_dump())
+    envelope = record.envelope
+    subject = envelope.subject
+    return _cloudevents_headers(
+        record.avro_name,
+        envelope.event_id,
+        envelope.source_agency,
+        None if subject is None else f"{subject.agency}/{subject.local_person_id}",
+        envelope.occurred_at,
+    )
 
 
 def cloudevents_headers_of(avro_name: str, envelope: Mapping[str, Any]) -> list[tuple[str, bytes]]:
     """The same headers from an envelope in dict form (a record that was never built as a model)."""
+    subject = envelope.get("subject")
+    return _cloudevents_headers(
+        avro_name,
+        envelope["event_id"],
+        envelope["source_agency"],
+        None if subject is None else f"{subject['agency']}/{subject['local_person_id']}",
+        envelope["occurred_at"],
+    )
+
+
+def _cloudevents_headers(
+    avro_name: str, event_id: object, source_agency: object, subject: str | None, occurred_at: datetime
+) -> list[tuple[str, bytes]]:
     headers = [
         ("ce_specversion", b"1.0"),
-        ("ce_id", str(envelope["event_id"]).encode()),
+        ("ce_id", str(event_id).encode()),
         ("ce_type", avro_name.encode()),
-        ("ce_source", str(envelope["source_agency"]).encode()),
+        ("ce_source", str(source_agency).encode()),
     ]
-    subject = envelope.get("subject")
     if subject is not None:
-        headers.append(("ce_subject", f"{subject['agency']}/{subject['local_person_id']}".encode()))
-    occurred_at: datetime = envelope["occurred_at"]
+        headers.append(("ce_subject", subject.encode()))
     headers.append(("ce_time", occurred_at.astimezone(UTC).isoformat().encode()))
-    headers.append(("content-type", b"application/avro"))
+    headers.append(("content-type", CONTENT_TYPE))
     return headers

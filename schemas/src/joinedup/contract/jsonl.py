@@ -17,29 +17,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID
 
 from joinedup.contract.errors import ContractError
 from joinedup.contract.keys import IntakeRecord
-from joinedup.contract.models.intake import (
-    AssessmentRecord,
-    ConsentStatement,
-    ContactRecord,
-    ReferralResponse,
-    ReferralSubmission,
-    ReferralWithdrawal,
-)
 
-SUBMISSION_MODELS: tuple[type[IntakeRecord], ...] = (
-    ReferralSubmission,
-    ReferralResponse,
-    ReferralWithdrawal,
-    AssessmentRecord,
-    ContactRecord,
-    ConsentStatement,
-)
-"""Every record an agency may publish on its intake topic."""
+SUBMISSION_MODELS: tuple[type[IntakeRecord], ...] = get_args(IntakeRecord)
+"""Every record an agency may publish on its intake topic (the members of ``IntakeRecord``)."""
 
 _BY_NAME: dict[str, type[IntakeRecord]] = {
     name: model for model in SUBMISSION_MODELS for name in (model.avro_name, model.short_name())

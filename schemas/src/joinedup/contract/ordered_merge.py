@@ -61,9 +61,6 @@ class OrderedMerge:
     def buffered(self, partition: Partition) -> int:
         return len(self._buffers[partition])
 
-    def total_buffered(self) -> int:
-        return sum(len(buffer) for buffer in self._buffers.values())
-
     def clear(self, partition: Partition) -> None:
         """Forget what is buffered for ``partition`` (its reader seeks elsewhere)."""
         self._buffers[partition].clear()

@@ -166,17 +166,19 @@ class ShardStore:
     # ------------------------------------------------------------------ reads
     def next_offsets(self) -> dict[TopicPartition, int]:
         """The committed next offset per consumed partition (where a new owner of the shard seeks to)."""
-        rows = self._db.execute(
+        return self._offsets(
             "SELECT topic, partition, next_offset FROM consumed_offsets ORDER BY topic, partition"
         )
-        return {(str(topic), int(partition)): int(offset) for topic, partition, offset in rows}
 
     def handled_offsets(self) -> dict[TopicPartition, int]:
         """Per partition, the next offset after the highest one the shard's state reflects (see the module
         doc): a record below it was handled before."""
-        rows = self._db.execute(
+        return self._offsets(
             "SELECT topic, partition, next_offset FROM handled_offsets ORDER BY topic, partition"
         )
+
+    def _offsets(self, query: str) -> dict[TopicPartition, int]:
+        rows = self._db.execute(query)
         return {(str(topic), int(partition)): int(offset) for topic, partition, offset in rows}
 
     def unsent(self, from_seq: int, limit: int) -> list[OutboxRow]:

@@ -39,7 +39,7 @@ from aiokafka.coordinator.assignors.range import (  # type: ignore[import-untype
 )
 
 from joinedup.contract.dead_letters import dead_letter_for, dead_letter_key
-from joinedup.contract.envelope import cloudevents_headers, cloudevents_headers_of
+from joinedup.contract.envelope import CONTENT_TYPE, cloudevents_headers, cloudevents_headers_of
 from joinedup.contract.errors import DecodeError
 from joinedup.contract.models.base import AvroRecord
 from joinedup.contract.models.event import Event
@@ -50,7 +50,6 @@ from joinedup.contract.topics import DEAD_LETTER
 
 log = logging.getLogger(__name__)
 
-CONTENT_TYPE = b"application/avro"
 RELAY_METADATA = "outbox"
 
 

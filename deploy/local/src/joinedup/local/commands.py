@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from joinedup.contract.kafka import admin_client, apply_topics
 from joinedup.contract.settings import KafkaSettings
 from joinedup.contract.topics import catalog
 from joinedup.local.broker import DEFAULT_PORT, DEFAULT_START_TIMEOUT_S, BrokerError, JarCache, LocalBroker
-from joinedup.local.layout import broker_data_dir, jar_cache_dir, kafka_deploy_dir
+from joinedup.local.layout import broker_data_dir, jar_cache_dir, kafka_deploy_dir, state_dir
 
 console = Console(stderr=True)
 out = Console()
@@ -169,19 +170,14 @@ def _registered_run_verbs(ctx: typer.Context) -> list[str]:
 
 def local_consent_url() -> str:
     """The locally supervised consent API (its port: JOINEDUP_CONSENT_API_PORT, default 8081)."""
-    import os
-
     return f"http://127.0.0.1:{os.environ.get('JOINEDUP_CONSENT_API_PORT', '8081')}"
 
 
 def local_api_url() -> str:
     """The locally supervised query API (its port: JOINEDUP_API_PORT, default 8080)."""
-    import os
-
     return f"http://127.0.0.1:{os.environ.get('JOINEDUP_API_PORT', '8080')}"
 
 
-"""Where `joinedup run consent` listens by default (JOINEDUP_CONSENT_API_PORT)."""
 DEMO_AGENCIES = ("council-asc", "council-housing", "jobcentre", "nhs-mh-trust", "police", "probation")
 """The agencies that get a demo caseworker token for the query API."""
 
@@ -221,13 +217,11 @@ def demo_tokens(directory: Path) -> tuple[Path, Path, str]:
 def service_env(bootstrap: str) -> dict[str, str]:
     """What every locally supervised service gets: the broker, a data folder under .joinedup/, and the demo
     tokens (.joinedup/tokens/) the consent service and the query API authenticate with."""
-    import os
-
-    from joinedup.local.layout import state_dir
+    from joinedup.local import supervisor
 
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
-    for process in ("referral", "consent", "projections", "api"):
-        env[f"JOINEDUP_{process.upper()}_DATA_DIR"] = str(state_dir() / "data")
+    for verb in supervisor.all_verbs():
+        env[f"JOINEDUP_{verb.upper()}_DATA_DIR"] = str(state_dir() / "data")
     consent_tokens, api_tokens, consent_token = demo_tokens(state_dir() / "tokens")
     demo = {
         "JOINEDUP_CONSENT_TOKENS_FILE": str(consent_tokens),
@@ -247,8 +241,6 @@ def up(
     ] = False,
 ) -> None:
     """Run every service locally: broker (unless KAFKA_BOOTSTRAP_SERVERS is set), topics, services."""
-    import os
-
     from joinedup.local import supervisor
 
     verbs = supervisor.available_verbs(_registered_run_verbs(ctx))

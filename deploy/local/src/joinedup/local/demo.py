@@ -31,10 +31,9 @@ from joinedup.contract.topics import catalog, intake_topic
 from joinedup.local import supervisor
 from joinedup.local.broker import BrokerError
 from joinedup.local.commands import local_api_url, local_broker, local_consent_url, service_env
-from joinedup.local.layout import state_dir
 from joinedup.local.simulate_commands import simulate
 from joinedup.local.summary import gather_summary, render_summary, shortfalls
-from joinedup.local.synthetic.city import CITY_AGENCIES, City, build_city, read_truth_csv
+from joinedup.local.synthetic.city import CITY_AGENCIES, City
 
 console = Console()
 
@@ -226,7 +225,7 @@ def run_pipeline(
             if name in verbs and not wait_healthy(url, 60.0):
                 raise DemoFailed(f"the {name} service did not answer at {url}/healthz within 60 s")
         consent_token = env["JOINEDUP_API_CONSENT_TOKEN"]
-        simulate(
+        city = simulate(
             seed=seed,
             persons=persons,
             bootstrap=bootstrap,
@@ -237,12 +236,10 @@ def run_pipeline(
             consent_token=consent_token,
             truth_file=None,
         )
-        city = build_city(seed, persons)
         expected = city.expected()
-        truth = read_truth_csv(state_dir() / "demo" / "truth.csv")
         deadline = time.monotonic() + timeout_s
         while True:
-            summary = gather_summary(bootstrap, CITY_AGENCIES, truth=truth, timeout_s=10.0)
+            summary = gather_summary(bootstrap, CITY_AGENCIES, truth=city.truth, timeout_s=10.0)
             missing = shortfalls(summary, expected)
             if not missing or time.monotonic() > deadline:
                 break

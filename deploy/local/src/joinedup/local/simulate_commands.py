@@ -40,7 +40,7 @@ def topic_names_for(prefix: str) -> dict[str, str] | None:
     """Catalog name -> real name under ``prefix`` (None without a prefix: the catalog's names)."""
     if not prefix:
         return None
-    return {name: spec.name for name, spec in catalog().renamed(prefix).items()}
+    return {name: prefix + name for name in catalog().names()}
 
 
 def counts_table(city: City, result: SimulationResult) -> Table:
@@ -104,7 +104,7 @@ def simulate(
     truth_file: Annotated[
         Path | None, typer.Option(help="Where to write the truth CSV (default: .joinedup/demo/truth.csv).")
     ] = None,
-) -> None:
+) -> City:
     """Publish a synthetic city through the real intake topics, with the agency SDK."""
     servers = bootstrap or KafkaSettings().bootstrap_servers
     city = build_city(seed, persons)
@@ -156,3 +156,4 @@ def simulate(
     if wait:
         expected = Counter(s.expected_rejection for s in city.submissions if s.expected_rejection)
         console.print(receipts_table(result.tally(), expected))
+    return city

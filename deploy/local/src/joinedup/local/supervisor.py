@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from joinedup.local.broker import BrokerError
 from joinedup.local.layout import state_dir
 from joinedup.local.manifests import PROCESSES
 from joinedup.local.processes import cmdline, pid_alive, terminate
@@ -191,7 +190,3 @@ def broker_started_by_up() -> bool:
 
 def clear_broker_mark() -> None:
     (run_dir() / BROKER_MARKER).unlink(missing_ok=True)
-
-
-class SupervisorError(BrokerError):
-    """A service could not be started or died during start-up."""

@@ -40,11 +40,10 @@ from joinedup.projections.api.view_cache import CachedPersonViews, SqliteDataVer
 from joinedup.projections.audit.recorder import KafkaAuditReader, KafkaAuditSink
 from joinedup.projections.identity.worker import IdentityWorker, IdentityWorkerConfig
 from joinedup.projections.ordered_worker import OrderedWorkerConfig, WorkerRole
-from joinedup.projections.person_view import worker as person_view_worker_module
 from joinedup.projections.person_view.canonical_hash import view_state_hash
 from joinedup.projections.person_view.reader_sqlite import ReadOnlySqlitePersonViewReader
 from joinedup.projections.person_view.store_sqlite import SqlitePersonViewStore
-from joinedup.projections.person_view.worker import PersonViewWorker
+from joinedup.projections.person_view.worker import PersonViewWorker, store_path
 from joinedup.projections.settings import ApiSettings, ProjectionsSettings
 
 log = logging.getLogger(__name__)
@@ -156,7 +155,7 @@ def run(settings: ProjectionsSettings | None = None, roles: Sequence[str] = WORK
 
 
 def person_view_path(data_dir: Path) -> Path:
-    return person_view_worker_module.store_path(data_dir)
+    return store_path(data_dir)
 
 
 def rebuild_person_view(
@@ -237,8 +236,9 @@ def build_api(
     tokens = TokenBook.load(settings.tokens_file, vocabularies().agencies.code_set())
     consent_token = settings.consent_token.get_secret_value() if settings.consent_token else ""
     audit_topic = settings.topic_prefix + AUDIT_ACCESS
-    reader = ReadOnlySqlitePersonViewReader(person_view_path(settings.data_dir))
-    view_version = SqliteDataVersion(person_view_path(settings.data_dir))
+    view_path = person_view_path(settings.data_dir)
+    reader = ReadOnlySqlitePersonViewReader(view_path)
+    view_version = SqliteDataVersion(view_path)
     decisions = HttpDecisionPort(settings.consent_url, consent_token, timeout_s=settings.consent_timeout_s)
     trail = HttpConsentTrailPort(settings.consent_url, consent_token, client=consent_client)
     audit = KafkaAuditSink.connect(kafka.bootstrap_servers, topic=audit_topic)

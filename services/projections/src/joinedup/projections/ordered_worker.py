@@ -169,15 +169,7 @@ class OrderedWorker:
             relay,
             name=f"{role.name}-relay",
         )
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=config.bootstrap,
-            group_id=None,
-            client_id=f"{config.client_id}.{role.name}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-        )
+        consumer = self._input_consumer(role.name)
         await asyncio.to_thread(relay_thread.start)
         try:
             await consumer.start()
@@ -200,15 +192,7 @@ class OrderedWorker:
         caller puts the file in place. A crash midway leaves a file the caller deletes and starts again."""
         config = self.config
         db = self.store.connection
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=config.bootstrap,
-            group_id=None,
-            client_id=f"{config.client_id}.{self.role.name}-replay",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-        )
+        consumer = self._input_consumer(f"{self.role.name}-replay")
         db.execute("PRAGMA synchronous=OFF")
         db.execute("PRAGMA cache_size=-262144")  # KiB: 256 MiB of pages stay in memory
         await consumer.start()
@@ -223,6 +207,18 @@ class OrderedWorker:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         db.execute(f"PRAGMA synchronous={'FULL' if config.durable else 'NORMAL'}")
         return self.processed
+
+    def _input_consumer(self, name: str) -> AIOKafkaConsumer:
+        """A consumer of the inputs, in no group (``_assign`` assigns and seeks it), client id ``name``."""
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.config.bootstrap,
+            group_id=None,
+            client_id=f"{self.config.client_id}.{name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> OrderedMerge:
         assigned: list[TopicPartition] = []
@@ -310,12 +306,13 @@ class OrderedWorker:
                     self.caught_up.set()
 
     def _pause_full(self, consumer: AIOKafkaConsumer, merge: OrderedMerge) -> None:
+        paused = consumer.paused()
         for topic, partition in merge.partitions:
             tp = TopicPartition(topic, partition)
             full = merge.buffered((topic, partition)) >= self.config.max_buffered
-            if full and tp not in consumer.paused():
+            if full and tp not in paused:
                 consumer.pause(tp)
-            elif not full and tp in consumer.paused():
+            elif not full and tp in paused:
                 consumer.resume(tp)
 
 

@@ -23,6 +23,7 @@ from joinedup.contract.outbox import ShardStore
 from joinedup.contract.streams import Relay
 
 RelayFactory = Callable[[ShardStore, AIOKafkaConsumer], Relay]
+"""Builds the relay over the thread's store connection and its started positions consumer."""
 
 
 class RelayStore(ShardStore):
@@ -39,9 +40,6 @@ class RelayStore(ShardStore):
     def resume_at(self, position: int, **options: bool) -> None:
         super().resume_at(position, **options)
         self.resumed.set()
-
-
-"""Builds the relay over the thread's store connection and its started positions consumer."""
 
 
 class RelayThread:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from joinedup.consent.adapters.mapping import (
     Provenance,
@@ -97,7 +97,7 @@ class ConsentIntakeHandler:
                 outputs.extend(self._one(item, item.record, agency))
         return outputs
 
-    def _outcome(self, submission: ConsentStatement, agency: str, item: Input) -> IntakeOutcome:
+    def _outcome(self, submission: ConsentStatement, agency: str, received_at: datetime) -> IntakeOutcome:
         try:
             statement = statement_from_intake(submission)
         except CommandRejectedError as error:
@@ -107,7 +107,7 @@ class ConsentIntakeHandler:
             statement,
             ConsentState.fold([recorded] if recorded is not None else []),
             topic_agency=agency,
-            now=from_kafka_timestamp(item.timestamp_ms),
+            now=received_at,
             codes=self._codes,
             future_tolerance=self._future_tolerance,
         )
@@ -115,7 +115,7 @@ class ConsentIntakeHandler:
     def _one(self, item: Input, submission: ConsentStatement, agency: str) -> list[Output]:
         received_at = from_kafka_timestamp(item.timestamp_ms)
         receipts = receipts_topic(agency)
-        outcome = self._outcome(submission, agency, item)
+        outcome = self._outcome(submission, agency, received_at)
         if outcome.rejection is not None:
             rejection = outcome.rejection
             rejected = rejected_receipt(

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type:
 from aiokafka.errors import UnknownTopicOrPartitionError  # type: ignore[import-untyped]
 
 from joinedup.consent.adapters.mapping import consent_event_of
+from joinedup.consent.adapters.publisher_kafka import SOURCE
 from joinedup.consent.app.handlers import ConsentService, ConsumedEvent, Position
 from joinedup.contract.dead_letters import dead_letter_for, dead_letter_key
 from joinedup.contract.errors import DecodeError
@@ -172,5 +173,5 @@ class DecisionStateFollower:
             self._dead_letters,
             self._codec.encode(letter),
             key=key.encode(),
-            headers=list(cloud_event_headers(letter, key, "urn:joinedup:consent")),
+            headers=list(cloud_event_headers(letter, key, SOURCE)),
         )

@@ -80,11 +80,6 @@ class Occurrence:
     """Its status changes in lifecycle order (by time, then lifecycle rank, then event id: the caller
     sorts them); never empty."""
 
-    @property
-    def status(self) -> str:
-        """Its current status."""
-        return self.history[-1].status
-
     def as_of(self, moment: datetime) -> StatusAt | None:
         """Its last status change at or before ``moment`` (None if it had none by then)."""
         found: StatusAt | None = None
@@ -147,7 +142,8 @@ def _order(occurrence: Occurrence) -> tuple[datetime, str]:
 
 def _repeat(trigger: Occurrence, earlier: Occurrence, types: AssessmentTypes) -> tuple[str, str] | None:
     """(equivalence group, the earlier one's status as of the trigger's time) if ``trigger`` repeats
-    ``earlier``, else None."""
+    ``earlier`` (see the module doc), else None. Whether ``trigger`` is a trigger at all is
+    :func:`is_trigger`'s question."""
     if trigger.root == earlier.root or _order(earlier) >= _order(trigger):
         return None
     trigger_type, earlier_type = types.get(trigger.assessment_type), types.get(earlier.assessment_type)
@@ -162,13 +158,6 @@ def _repeat(trigger: Occurrence, earlier: Occurrence, types: AssessmentTypes) ->
     if trigger.occurred_at - then.at > window:
         return None
     return trigger_type.group, then.status
-
-
-def repeats(trigger: Occurrence, earlier: Occurrence, types: AssessmentTypes) -> str | None:
-    """The equivalence group if ``trigger`` repeats ``earlier`` (see the module doc), else None. Whether
-    ``trigger`` is a trigger at all is :func:`is_trigger`'s question."""
-    found = _repeat(trigger, earlier, types)
-    return found[0] if found is not None else None
 
 
 def _trigger_status(trigger: Occurrence) -> str:
@@ -187,7 +176,10 @@ def find_repeats(occurrences: Sequence[Occurrence], types: AssessmentTypes) -> l
     for trigger in ordered:
         if not is_trigger(trigger):
             continue
+        trigger_order = _order(trigger)
         for earlier in earlier_ones:
+            if _order(earlier) >= trigger_order:
+                break  # sorted: none of the rest came first either
             pair = (trigger.root, earlier.item_id)
             if pair in seen:
                 continue

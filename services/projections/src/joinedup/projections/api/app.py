@@ -43,13 +43,14 @@ from joinedup.contract.models.audit import DisclosedItem
 from joinedup.contract.vocabularies import vocabularies
 from joinedup.projections.api.auth import Principal, Role, TokenBook
 from joinedup.projections.api.consent_trail import ConsentTrailPort, ConsentTrailUnavailableError
-from joinedup.projections.api.decisions import DecisionPort, SubjectRecord, ask_decisions
+from joinedup.projections.api.decisions import DecisionPort, ask_decisions
 from joinedup.projections.api.enforcement import (
     OWN_RECORD,
     UNCATEGORISED,
     Ask,
     Disclosure,
     decision_questions,
+    subject_records,
 )
 from joinedup.projections.api.enforcement import disclose as disclose_view
 from joinedup.projections.api.validation import (
@@ -382,12 +383,13 @@ def create_app(deps: ApiDependencies) -> FastAPI:
         disclosure = (await disclosures([view], caller))[0]
         timing.lap("decide")
         if not disclosure.has_basis:
-            await audit(caller, request, [(view.person_id, "denied", (), 0)])
+            await audit(caller, request, [(view.person_id, disclosure.outcome, (), 0)])
             timing.lap("audit")
             raise _not_found()
-        outcome: Outcome = "withheld" if disclosure.withheld else "disclosed"
         await audit(
-            caller, request, [(view.person_id, outcome, disclosure.audit_items(), disclosure.withheld)]
+            caller,
+            request,
+            [(view.person_id, disclosure.outcome, disclosure.audit_items(), disclosure.withheld)],
         )
         timing.lap("audit")
         return disclosure
@@ -491,9 +493,8 @@ def create_app(deps: ApiDependencies) -> FastAPI:
         if view is None or not view.records:
             await audit(caller, request, [(person_id, "not-found", (), 0)])
             raise _not_found()
-        records = [SubjectRecord(agency=r.agency, local_person_id=r.local_person_id) for r in view.records]
         try:
-            trail = await run_in_threadpool(deps.consent_trail.trail, records)
+            trail = await run_in_threadpool(deps.consent_trail.trail, subject_records(view))
         except ConsentTrailUnavailableError:
             await audit(caller, request, [(view.person_id, "withheld", (), 0)])
             raise HTTPException(

@@ -21,10 +21,10 @@ from datetime import datetime
 
 from joinedup.contract.models.audit import DisclosedItem
 from joinedup.projections.api.decisions import DecisionAnswer, DecisionQuestion, SubjectRecord
+from joinedup.projections.audit.chain import Outcome
 from joinedup.projections.person_view.read_model import Alert, PersonView, SourceRecord, ViewItem
 
 OWN_RECORD = "own-record"
-BREAK_GLASS = "break_glass"
 UNCATEGORISED = "identity"
 """The category an item that names none is treated as."""
 
@@ -67,10 +67,6 @@ class DisclosedViewItem:
     item: ViewItem
     bases: tuple[Basis, ...]
 
-    @property
-    def break_glass(self) -> bool:
-        return any(b.kind == BREAK_GLASS for b in self.bases)
-
 
 @dataclass(frozen=True)
 class VisibleRecord:
@@ -101,11 +97,7 @@ class Disclosure:
         return bool(self.records or self.items)
 
     @property
-    def break_glass(self) -> bool:
-        return any(i.break_glass for i in self.items)
-
-    @property
-    def outcome(self) -> str:
+    def outcome(self) -> Outcome:
         """The audit outcome of showing this disclosure (``denied`` when there is no basis at all)."""
         if not self.has_basis:
             return "denied"
@@ -144,7 +136,8 @@ def categories_of(item: ViewItem) -> tuple[str, ...]:
     return tuple(sorted(set(item.data_categories))) or (UNCATEGORISED,)
 
 
-def _subject_records(view: PersonView) -> tuple[SubjectRecord, ...]:
+def subject_records(view: PersonView) -> tuple[SubjectRecord, ...]:
+    """The person's records, as the consent service names a subject."""
     return tuple(SubjectRecord(agency=r.agency, local_person_id=r.local_person_id) for r in view.records)
 
 
@@ -153,7 +146,7 @@ def decision_questions(views: Sequence[PersonView], ask: Ask) -> dict[QuestionKe
     (the views' order, then owner and category). A person without records raises no question (denied)."""
     questions: dict[QuestionKey, DecisionQuestion] = {}
     for view in views:
-        subjects = _subject_records(view)
+        subjects = subject_records(view)
         if not subjects:
             continue
         keys = sorted(

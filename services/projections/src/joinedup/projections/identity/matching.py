@@ -57,9 +57,6 @@ class Comparison:
     conflict: str | None = None
 
 
-_CANNOT = Comparison(CANNOT_LINK, None, 0.0, (), (), ())
-
-
 def _typo(a: str, b: str, jaro_winkler: float) -> bool:
     """One slip apart (in a name of four letters or more), or two slips in names of one length that are
     very similar. Not GERALD / GERALDINE or HARRIS / HARRISON, whose shared beginning Jaro-Winkler rewards."""

@@ -77,10 +77,6 @@ class Features:
     swapped: Features | None = None
     """The same record with given and family names exchanged (for name-order swaps), when it has both."""
 
-    @property
-    def given_first(self) -> str | None:
-        return self.given[0] if self.given else None
-
 
 def name_tokens(value: str | None) -> tuple[str, ...]:
     """Upper case ASCII tokens with accents, apostrophes, punctuation and titles removed."""

@@ -305,7 +305,11 @@ class IdentityResolver:
         while stack:
             key = stack.pop()
             neighbours = [other for other, link in store.links_of(key).items() if self._usable(link)]
-            neighbours.extend(link.other(key) for link in self._asserted_links(key))
+            neighbours.extend(
+                other
+                for other, assertion in store.assertions_of(key).items()
+                if assertion.kind == "same" and store.get_record(other) is not None
+            )
             person_id = store.person_of(key)
             person = store.get_person(person_id) if person_id is not None else None
             if person is not None:

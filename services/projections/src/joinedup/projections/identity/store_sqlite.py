@@ -171,18 +171,7 @@ class SqliteIdentityStore:
     def reload(self) -> None:
         """Forget memory and unflushed changes; load everything from the file."""
         self._memory = memory = InMemoryIdentityStore()
-        for dirty in (
-            self._records,
-            self._links,
-            self._person_of,
-            self._persons,
-            self._aliases,
-            self._assertions,
-            self._reviewed,
-        ):
-            dirty.clear()
-        self._processed.clear()
-        self._sequence_dirty = False
+        self._forget_changes()
         db = self._db
         row = db.execute("SELECT value FROM identity_meta WHERE name = 'sequence'").fetchone()
         self._sequence = int(row[0]) if row else 0
@@ -275,6 +264,10 @@ class SqliteIdentityStore:
         db.executemany(
             "INSERT OR IGNORE INTO identity_processed (input_id) VALUES (?)", [(i,) for i in self._processed]
         )
+        self._forget_changes()
+
+    def _forget_changes(self) -> None:
+        """Nothing is dirty any more (flushed, or memory reloaded from the file)."""
         for dirty in (
             self._records,
             self._links,

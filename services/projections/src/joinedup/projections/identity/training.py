@@ -12,26 +12,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
-from joinedup.projections.identity.blocking import blocking_keys
 from joinedup.projections.identity.match_model import FIELD_LEVELS, MatchModel, Probabilities
 from joinedup.projections.identity.matching import Matcher
 from joinedup.projections.identity.normalise import Features
-
-
-def candidate_pairs(features: Sequence[Features], max_block_size: int) -> list[tuple[int, int]]:
-    """Index pairs of records sharing at least one blocking key whose block is not oversized, sorted."""
-    blocks: dict[str, list[int]] = defaultdict(list)
-    for index, f in enumerate(features):
-        for key in blocking_keys(f):
-            blocks[key].append(index)
-    pairs: set[tuple[int, int]] = set()
-    for members in blocks.values():
-        if len(members) > max_block_size:
-            continue
-        for i, a in enumerate(members):
-            for b in members[i + 1 :]:
-                pairs.add((a, b) if a < b else (b, a))
-    return sorted(pairs)
 
 
 def _counts(

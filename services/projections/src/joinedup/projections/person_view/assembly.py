@@ -21,8 +21,8 @@ from joinedup.projections.person_view.lifecycle import (
     CANCELLED,
     CONTACT,
     DECLINED,
-    STATUS_RANK,
     WITHDRAWN,
+    change_order,
     ref_of,
 )
 from joinedup.projections.person_view.read_model import (
@@ -40,7 +40,7 @@ CLOSED_TRIGGER_STATUSES = frozenset({CANCELLED, DECLINED, WITHDRAWN})
 
 
 def sorted_history(changes: Sequence[StatusChange]) -> tuple[StatusChange, ...]:
-    return tuple(sorted(changes, key=lambda c: (c.at, STATUS_RANK.get(c.status, 0), c.event_id)))
+    return tuple(sorted(changes, key=change_order))
 
 
 def _single(row: ItemRow, history: tuple[StatusChange, ...]) -> ViewItem:

@@ -7,6 +7,9 @@ still give one answer.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Protocol
+
 REFERRAL = "referral"
 ASSESSMENT = "assessment"
 CONTACT = "contact"
@@ -36,6 +39,20 @@ STATUS_RANK: dict[str, int] = {
     CANCELLED: 2,
     RECORDED: 0,
 }
+
+
+class _Change(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def event_id(self) -> str: ...
+
+
+def change_order(change: _Change) -> tuple[datetime, int, str]:
+    """The sort key of a status change in an item's history: (time, lifecycle rank, event id)."""
+    return (change.at, STATUS_RANK.get(change.status, 0), change.event_id)
 
 
 def item_id_for(kind: str, agency: str, ref: str) -> str:

@@ -94,10 +94,6 @@ def _source_record(agency: str, subject: PersonRecord) -> SourceRecord:
     )
 
 
-def _change_order(change: OccurrenceChange) -> tuple[datetime, int, str]:
-    return (change.at, lc.STATUS_RANK.get(change.status, 0), change.event_id)
-
-
 def _union(a: Sequence[str], b: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted({*a, *b}))
 
@@ -140,11 +136,9 @@ class PersonViewProjector:
         equivalent to the changed item's; None: every type, after identity moved records)."""
         if isinstance(event, ReferralReceived):
             return self._referral_received(event)
-        if isinstance(event, ReferralAccepted | ReferralDeclined | ReferralWithdrawn | ReferralClosed):
+        if isinstance(event, ReferralStatusEvent):
             return self._referral_status_changed(event)
-        if isinstance(
-            event, AssessmentScheduled | AssessmentStarted | AssessmentCompleted | AssessmentCancelled
-        ):
+        if isinstance(event, AssessmentEvent):
             return self._assessment(event)
         if isinstance(event, ContactRecorded):
             self._contact(event)
@@ -241,17 +235,13 @@ class PersonViewProjector:
         existing = self.store.item(item_id)
         if existing is not None:  # record and type stay those of the first report applied; the rest adds up
             roots = {existing.root, root} - {item_id}
-            row = ItemRow(
-                item_id=item_id,
-                kind=lc.ASSESSMENT,
-                agency=event.agency,
-                ref=event.assessment_ref,
+            row = replace(
+                row,
                 record=existing.record,
                 type=existing.type,
                 occurred_at=min(existing.occurred_at, at),
                 data_categories=_union(existing.data_categories, row.data_categories),
                 related_refs=_union(existing.related_refs, related),
-                counterpart_agency=None,
                 root=min(roots) if roots else item_id,
             )
         self.store.put_item(row)
@@ -294,7 +284,7 @@ class PersonViewProjector:
             changes.setdefault(change.item_id, []).append(change)
         found: list[Occurrence] = []
         for item_id in sorted(changes):
-            history = sorted(changes[item_id], key=_change_order)
+            history = sorted(changes[item_id], key=lc.change_order)
             first = history[0]
             found.append(
                 Occurrence(
@@ -313,8 +303,8 @@ class PersonViewProjector:
     def _detect(
         self, person_id: str, types: frozenset[str] | None, cause: Event, recorded_at: datetime
     ) -> list[RepeatAssessmentDetected]:
-        current = person_id  # a placed record's person, or an identity event's person: current ids
-        occurrences = self.occurrences(current, types)
+        # person_id is a placed record's person, or an identity event's person: a current id
+        occurrences = self.occurrences(person_id, types)
         earlier_ids = [o.item_id for o in occurrences if o.kind == lc.ASSESSMENT]
         stored = {(r.trigger_root, r.earlier_item_id): r for r in self.store.alerts_of_earlier(earlier_ids)}
         findings = find_repeats(occurrences, self.types) if len(occurrences) > 1 else []
@@ -338,7 +328,7 @@ class PersonViewProjector:
                 continue
             self.store.save_alert(row)
             if kept is None:
-                alerts.append(self._alert_event(current, finding, cause, row.detected_at, recorded_at))
+                alerts.append(self._alert_event(person_id, finding, cause, row.detected_at, recorded_at))
         return alerts
 
     def _alert_event(
