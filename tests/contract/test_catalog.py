@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from joinedup.contract.models import ALL_MODELS, Event
 from joinedup.contract.schemas import registry
-from joinedup.contract.topics import catalog
+from joinedup.contract.topics import catalog, intake_topic, intake_topics
+from joinedup.contract.vocabularies import vocabularies
 
 
 def carried() -> dict[str, list[str]]:
@@ -77,3 +78,11 @@ def test_the_access_record_carries_the_dpa_2018_section_62_fields() -> None:
     } <= fields
     disclosed = {f["name"] for f in registry().tree.current["joinedup.audit.DisclosedItem"].raw["fields"]}
     assert {"basis", "basis_ref", "data_category", "owner_agency"} <= disclosed
+
+
+def test_the_intake_topics_are_one_per_agency_of_the_vocabulary_sorted() -> None:
+    agencies = [agency.code for agency in vocabularies().agencies.codes]
+    topics = intake_topics()
+    assert list(topics) == sorted(topics)
+    assert set(topics) == {intake_topic(agency) for agency in agencies}
+    assert all(name in catalog() for name in topics)

@@ -128,6 +128,11 @@ def intake_topic(agency: str) -> str:
     return INTAKE_PREFIX + agency
 
 
+def intake_topics() -> tuple[str, ...]:
+    """Every agency's intake topic in the catalog (catalog names), sorted."""
+    return tuple(sorted(name for name in catalog().names() if name.startswith(INTAKE_PREFIX)))
+
+
 def receipts_topic(agency: str) -> str:
     return RECEIPTS_PREFIX + agency
 

@@ -31,7 +31,7 @@ from joinedup.consent.entrypoints.worker import DecisionStateFollower
 from joinedup.consent.settings import SERVICE, ConsentSettings
 from joinedup.contract.settings import KafkaSettings
 from joinedup.contract.streams import RuntimeConfig, StreamRuntime, topic_mapping
-from joinedup.contract.topics import CONSENT_EVENTS, INTAKE_PREFIX, catalog
+from joinedup.contract.topics import CONSENT_EVENTS, catalog, intake_topics
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,6 @@ STATE_FILE = "decision-state.sqlite"
 def _wall_clock() -> datetime:
     """Stamps DPO commands as they arrive at the API (the only clock the service reads)."""
     return datetime.now(UTC)
-
-
-def intake_topics() -> tuple[str, ...]:
-    """Every ``joinedup.intake.<agency>`` topic of the catalog."""
-    return tuple(name for name in catalog().names() if name.startswith(INTAKE_PREFIX))
 
 
 def intake_handlers(codes: KnownCodes) -> Callable[[sqlite3.Connection, int], ConsentIntakeHandler]:

@@ -12,8 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from joinedup.contract.settings import KafkaSettings
 from joinedup.contract.streams import HandlerFactory, RuntimeConfig, StreamRuntime, topic_mapping
-from joinedup.contract.topics import catalog, intake_topic
-from joinedup.contract.vocabularies import vocabularies
+from joinedup.contract.topics import catalog, intake_topics
 from joinedup.referral.adapters.intake_stream import IntakeShardHandler
 from joinedup.referral.adapters.store_sqlite import SqliteReferralStore
 from joinedup.referral.app.reference import default_reference_data
@@ -38,11 +37,6 @@ class ReferralSettings(BaseSettings):
     session_timeout_ms: int = Field(default=10_000, ge=6_000)
     durable: bool = False
     """SQLite ``synchronous=FULL``: survive a power loss too, not only a process kill."""
-
-
-def intake_topics() -> tuple[str, ...]:
-    """Every agency's intake topic (catalog names), sorted."""
-    return tuple(sorted(intake_topic(agency.code) for agency in vocabularies().agencies.codes))
 
 
 def handler_factory(reference: ReferenceData | None = None) -> HandlerFactory:
