@@ -304,3 +304,32 @@ def test_topics_that_hold_nothing_or_do_not_exist_count_zero(
     absent = gather_summary(kafka_bootstrap, ["police"], topic_names=missing, timeout_s=5)
     assert sum(absent.repeat_alerts.values()) == absent.contacts.contacts == 0
     assert any(p.startswith(ALERTS) for p in absent.problems)
+
+
+class _StopAfterAgreements(Exception):
+    """Raised by the stand-in for register_agreements: the command stops before it publishes anything."""
+
+
+def test_simulate_registers_agreements_with_the_local_consent_api_on_its_configured_port(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    called: list[str] = []
+
+    def register(city: object, url: str, token: str) -> list[object]:
+        called.append(url)
+        raise _StopAfterAgreements
+
+    monkeypatch.setattr("joinedup.local.simulate_commands.register_agreements", register)
+    app = typer.Typer()
+    app.command("simulate")(simulate)
+    outcome = CliRunner().invoke(
+        app,
+        ["--seed", "5", "--persons", "30", "--no-wait", "--truth-file", str(tmp_path / "truth.csv")],
+        env={
+            "JOINEDUP_CONSENT_API_URL": "",
+            "JOINEDUP_CONSENT_TOKEN": "dpo",
+            "JOINEDUP_CONSENT_API_PORT": "18181",
+        },
+    )
+    assert isinstance(outcome.exception, _StopAfterAgreements), outcome.output
+    assert called == ["http://127.0.0.1:18181"]

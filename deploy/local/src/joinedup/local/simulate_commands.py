@@ -21,6 +21,7 @@ from rich.table import Table
 from joinedup.contract.errors import ContractError
 from joinedup.contract.settings import KafkaSettings
 from joinedup.contract.topics import catalog
+from joinedup.local.commands import local_consent_url
 from joinedup.local.simulate import (
     ReceiptTally,
     SimulationResult,
@@ -32,8 +33,6 @@ from joinedup.local.simulate import (
 from joinedup.local.synthetic.city import DEFAULT_PERSONS, DEFAULT_SEED, City, build_city
 
 console = Console()
-DEFAULT_CONSENT_URL = "http://127.0.0.1:8081"
-"""The consent API's default address (joinedup.consent.settings; not imported: no service imports here)."""
 
 
 def topic_names_for(prefix: str) -> dict[str, str] | None:
@@ -90,7 +89,10 @@ def simulate(
         str | None,
         typer.Option(
             envvar="JOINEDUP_CONSENT_API_URL",
-            help="The consent API, to register sharing agreements (default: http://127.0.0.1:8081).",
+            help=(
+                "The consent API, to register sharing agreements "
+                "(default: http://127.0.0.1:$JOINEDUP_CONSENT_API_PORT, port 8081 if unset)."
+            ),
         ),
     ] = None,
     consent_token: Annotated[
@@ -115,12 +117,12 @@ def simulate(
         f"truth in {written}"
     )
     if consent_token:
-        for outcome in register_agreements(city, consent_url or DEFAULT_CONSENT_URL, consent_token):
+        for outcome in register_agreements(city, consent_url or local_consent_url(), consent_token):
             console.print(f"sharing agreement {outcome.agreement_id}: {outcome.status}")
     else:
         console.print(
             f"[yellow]skipped[/] {len(city.agreements)} sharing agreements: set JOINEDUP_CONSENT_TOKEN "
-            f"(a DPO or admin token; JOINEDUP_CONSENT_API_URL defaults to {DEFAULT_CONSENT_URL}) "
+            f"(a DPO or admin token; JOINEDUP_CONSENT_API_URL defaults to {local_consent_url()}) "
             "to register them"
         )
     totals = Counter(s.agency for s in city.submissions)
