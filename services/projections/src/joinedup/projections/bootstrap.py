@@ -162,9 +162,10 @@ def rebuild_person_view(
     settings: ProjectionsSettings, kafka: KafkaSettings, names: Mapping[str, str] | None = None
 ) -> tuple[Path, int]:
     """Replay the person view's inputs from offset 0 into a fresh file next to the live one, then put it in
-    place of the live one (an atomic rename; the live file's WAL is removed first). The worker over that
-    folder must be stopped. The outbox keeps the alerts the replay raised: the worker's relay resumes at
-    its position in Kafka and skips those it published already. Returns the path and the records read."""
+    place of the live one (an atomic rename, its directory then fsynced; the live file's WAL is removed
+    first). The worker over that folder must be stopped. The outbox keeps the alerts the replay raised: the
+    worker's relay resumes at its position in Kafka and skips those it published already. Returns the path
+    and the records read."""
     live = person_view_path(settings.data_dir)
     fresh = live.with_name(live.name + ".rebuild")
     for leftover in _sqlite_files(fresh):
@@ -177,7 +178,16 @@ def rebuild_person_view(
     for stale in _sqlite_files(live)[1:]:
         stale.unlink(missing_ok=True)
     os.replace(fresh, live)
+    _fsync_directory(live.parent)  # the rename itself survives a power cut only once its directory is synced
     return live, processed
+
+
+def _fsync_directory(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _sqlite_files(path: Path) -> list[Path]:
