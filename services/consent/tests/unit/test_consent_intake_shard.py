@@ -84,6 +84,7 @@ def test_an_accepted_statement_yields_its_canonical_event_and_an_accepted_receip
     assert withdrawn.effective_at == day("2026-02-01")
     assert event.envelope.recorded_at == RECEIVED  # type: ignore[attr-defined]
     assert isinstance(receipt, SubmissionAccepted)
+    assert receipt.submission_type == "joinedup.intake.ConsentStatement"
     assert [str(i) for i in receipt.event_ids] == [withdrawn.event_id]
     assert shard.store.next_offsets() == {(MH_INTAKE, 0): 1}
 

@@ -81,6 +81,15 @@ def test_both_kinds_of_receipt_map_to_their_contract_records_and_round_trip() ->
     assert names == {"joinedup.receipts.SubmissionAccepted", "joinedup.receipts.SubmissionRejected"}
 
 
+def test_a_receipt_names_the_submitted_record_by_its_avro_full_name() -> None:
+    contract = default_codec().contract
+    typed = [o.receipt.submission_type for o in every_kind_of_event().outcomes if o.receipt.submission_type]
+    assert typed
+    for name in typed:
+        assert name.startswith("joinedup.intake.")
+        assert name in contract
+
+
 def test_a_decoded_intake_record_reads_back_as_the_same_submission() -> None:
     submission = a_referral("R-9")
     wire = ReferralSubmission.model_validate(submission.model_dump())

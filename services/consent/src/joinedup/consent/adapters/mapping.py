@@ -55,7 +55,8 @@ _STATEMENT_MODELS: dict[type[StatementEvent], type[AvroStatementEvent]] = {
 _STATEMENT_EVENTS: dict[type[AvroStatementEvent], type[StatementEvent]] = {
     model: event for event, model in _STATEMENT_MODELS.items()
 }
-SUBMISSION_TYPE = "ConsentStatement"
+SUBMISSION_TYPE = "joinedup.intake.ConsentStatement"
+"""The submitted record's Avro full name, as receipts carry it."""
 
 
 @dataclass(frozen=True)

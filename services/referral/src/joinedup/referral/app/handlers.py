@@ -37,6 +37,8 @@ from joinedup.referral.domain.submissions import (
     submission_ref,
 )
 
+INTAKE_NAMESPACE = "joinedup.intake"
+
 
 class Outcome(BaseModel):
     """What one submission produced: canonical events (none if rejected or a duplicate) and one receipt."""
@@ -114,10 +116,15 @@ def accepted_receipt(
             causation_id=submission.envelope.event_id,
             subject=submission.envelope.subject,
         ),
-        submission_type=type(submission).__name__,
+        submission_type=submission_type_name(type(submission)),
         submission_ref=submission_ref(submission),
         event_ids=tuple(e.envelope.event_id for e in events),
     )
+
+
+def submission_type_name(model: type) -> str:
+    """A submission's Avro full name, as receipts carry it (domain submissions share the records' names)."""
+    return f"{INTAKE_NAMESPACE}.{model.__name__}"
 
 
 def rejected_receipt(
@@ -187,7 +194,7 @@ def handle(
     except Rejection as rejection:
         rejected = rejected_receipt(
             rejection,
-            type(submission).__name__,
+            submission_type_name(type(submission)),
             submission_ref(submission),
             submission.envelope,
             topic_agency,
@@ -222,7 +229,7 @@ def handle_record(
     except Rejection as rejection:
         receipt = rejected_receipt(
             rejection,
-            model.__name__,
+            submission_type_name(model),
             salvage_ref(record),
             salvage_envelope(record),
             topic_agency,
