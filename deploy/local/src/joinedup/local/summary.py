@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from kafka import TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
@@ -50,30 +50,44 @@ class TopicRead:
     error: str | None = None
 
 
-def read_topic(
-    bootstrap: str, topic: str, *, codec: Codec | None = None, timeout_s: float = 15.0
-) -> TopicRead:
-    """Every committed record of ``topic`` up to its current end; never raises for a missing topic or a
-    broker error (the read says so instead)."""
-    found = TopicRead(topic)
-    codec = codec or default_codec()
-    try:
-        consumer = kafka_clients.consumer(
-            bootstrap, None, "joinedup-demo-summary", allow_auto_create_topics=False
-        )
-    except KafkaError as exc:
-        found.exists, found.error = False, type(exc).__name__
-        return found
-    try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            found.exists = False
+class TopicReader:
+    """Reads whole topics with one consumer (a summary reads some 25 topics every few seconds)."""
+
+    def __init__(self, bootstrap: str, *, codec: Codec | None = None, timeout_s: float = 15.0) -> None:
+        self.codec = codec or default_codec()
+        self.timeout_s = timeout_s
+        self._error: str | None = None
+        self._consumer: KafkaConsumer | None = None
+        try:
+            self._consumer = kafka_clients.consumer(
+                bootstrap, None, "joinedup-demo-summary", allow_auto_create_topics=False
+            )
+        except KafkaError as exc:
+            self._error = type(exc).__name__
+
+    def read(self, topic: str) -> TopicRead:
+        """Every committed record of ``topic`` up to its current end; never raises for a missing topic or
+        a broker error (the read says so instead)."""
+        found = TopicRead(topic)
+        consumer = self._consumer
+        if consumer is None:
+            found.exists, found.error = False, self._error
             return found
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(assigned)
-        consumer.seek_to_beginning(*assigned)
-        ends = consumer.end_offsets(assigned)
-        deadline = time.monotonic() + timeout_s
+        try:
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                found.exists = False
+                return found
+            assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+            consumer.assign(assigned)
+            consumer.seek_to_beginning(*assigned)
+            self._drain(consumer, consumer.end_offsets(assigned), found)
+        except KafkaError as exc:
+            found.error = type(exc).__name__
+        return found
+
+    def _drain(self, consumer: KafkaConsumer, ends: Mapping[TopicPartition, int], found: TopicRead) -> None:
+        deadline = time.monotonic() + self.timeout_s
         while any(consumer.position(tp) < end for tp, end in ends.items()) and time.monotonic() < deadline:
             batches = consumer.poll(timeout_ms=500, max_records=2000)
             for tp in sorted(batches, key=lambda t: t.partition):
@@ -81,14 +95,13 @@ def read_topic(
                     if message.offset >= ends[tp]:
                         continue
                     try:
-                        found.records.append(codec.decode(message.value or b""))
+                        found.records.append(self.codec.decode(message.value or b""))
                     except DecodeError:
                         found.undecodable += 1
-    except KafkaError as exc:
-        found.error = type(exc).__name__
-    finally:
-        consumer.close()
-    return found
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
 
 
 # ---------------------------------------------------------------------------------------------- counting
@@ -266,11 +279,11 @@ def gather_summary(
 ) -> DemoSummary:
     """Read the topics and count. ``topic_names`` maps catalog names to real ones (prefixed in tests)."""
     names = topic_names or {}
-    codec = default_codec()
     summary = DemoSummary()
+    reader = TopicReader(bootstrap, timeout_s=timeout_s)
 
     def read(topic: str) -> list[AvroRecord]:
-        found = read_topic(bootstrap, names.get(topic, topic), codec=codec, timeout_s=timeout_s)
+        found = reader.read(names.get(topic, topic))
         summary.undecodable += found.undecodable
         if not found.exists:
             summary.problems.append(f"{topic}: no such topic yet")
@@ -278,6 +291,19 @@ def gather_summary(
             summary.problems.append(f"{topic}: {found.error}")
         return found.records
 
+    try:
+        _count(summary, read, agencies, truth)
+    finally:
+        reader.close()
+    return summary
+
+
+def _count(
+    summary: DemoSummary,
+    read: Callable[[str], list[AvroRecord]],
+    agencies: Iterable[str],
+    truth: Mapping[RecordKey, str] | None,
+) -> None:
     receipts: list[AvroRecord] = []
     for agency in sorted(agencies):
         summary.submissions.update(count_by_type(read(intake_topic(agency))))
@@ -291,7 +317,6 @@ def gather_summary(
     summary.identity = compare_with_truth(person_of, truth)
     summary.contacts = contacts_per_person(canonical, person_of)
     summary.repeat_alerts = count_repeat_alerts(read(ALERTS))
-    return summary
 
 
 def render_summary(summary: DemoSummary, console: Console) -> None:
