@@ -325,6 +325,12 @@ async def run(bootstrap: str, persons: int, live: int, rate: float, batch: int) 
                 if t.published_ns is not None and t.batch_outputs
             ],
             "records per batch": [float(t.batch_size) for t in timings],
+            "(a) of the records first in their batch": [
+                t.durable_ms for t in timings if t.batch_position == 0
+            ],
+            "(a) of the records behind others in their batch (they wait for them)": [
+                t.durable_ms for t in timings if t.batch_position > 0
+            ],
         }
         for name, values in stages.items():
             if values:
@@ -332,6 +338,8 @@ async def run(bootstrap: str, persons: int, live: int, rate: float, batch: int) 
                     f"| {name} | {statistics.median(values):.2f} | {percentile(values, 0.99):.2f} | "
                     f"{max(values):.2f} |"
                 )
+        behind = sum(t.batch_position > 0 for t in timings)
+        print(f"\n{behind} of {len(timings)} live records shared a batch with earlier records")
         print(
             f"\n{len(e2e)} of {len(arriving)} live inputs caused an identity event; worker process CPU "
             f"{live_cpu_s / len(arriving) * 1e3:.2f} ms per live record ({live_cpu_s:.1f} s over "

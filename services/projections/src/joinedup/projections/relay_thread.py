@@ -7,14 +7,20 @@ them. Here the relay runs its own event loop in a thread, over its own connectio
 (WAL: it reads the outbox while the worker writes; its ``mark_sent`` takes the write lock for a moment), and
 the worker wakes it after each commit. Correctness is the relay's own: it publishes the outbox rows above
 its committed position, in one Kafka transaction with that position, whatever thread it runs on.
+
+The thread also has the store file's WAL checkpointed, on a connection and thread of its own
+(:class:`WalCheckpointer`), so that neither the worker's commits nor the relay's copy the WAL into the file
+and fsync it while a record or a Kafka transaction waits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
@@ -24,6 +30,11 @@ from joinedup.contract.streams import Relay
 
 RelayFactory = Callable[[ShardStore, AIOKafkaConsumer], Relay]
 """Builds the relay over the thread's store connection and its started positions consumer."""
+
+WAL_AUTOCHECKPOINT_PAGES = 1000
+"""SQLite's default: a commit that leaves the WAL this long checkpoints it (copies it into the file and
+fsyncs it), in the committing thread. While a relay thread runs, no commit does: neither the worker's (its
+records would wait) nor the relay's (its Kafka transactions would); the :class:`WalCheckpointer` does."""
 
 
 class RelayStore(ShardStore):
@@ -36,10 +47,49 @@ class RelayStore(ShardStore):
     def __init__(self, path: Path | str, *, durable: bool = False) -> None:
         super().__init__(path, durable=durable)
         self.resumed = threading.Event()
+        self.connection.execute("PRAGMA wal_autocheckpoint=0")  # the relay thread's checkpointer does it
 
     def resume_at(self, position: int, **options: bool) -> None:
         super().resume_at(position, **options)
         self.resumed.set()
+
+    def mark_sent(self, below_seq: int) -> None:
+        """Delete the rows below ``below_seq``, if there are any: the relay calls this before every flush
+        too, where there usually are none, and a DELETE takes the file's write lock even when it deletes
+        nothing (the worker's next batch would then wait for it in SQLite's busy handler, which sleeps 1 ms
+        and more). A read takes no lock."""
+        query = "SELECT 1 FROM outbox WHERE seq < ? LIMIT 1"
+        if self.connection.execute(query, (below_seq,)).fetchone() is not None:
+            super().mark_sent(below_seq)
+
+
+class WalCheckpointer:
+    """Checkpoints a store file's WAL (``PASSIVE``: never waits for, nor blocks, a writer or a reader) on a
+    thread and connection of its own, so that copying the WAL into the file and fsyncing it holds up
+    neither the worker's batches nor the relay's Kafka transactions. Durability does not depend on it: a
+    commit is durable once it is in the WAL."""
+
+    def __init__(self, path: Path, *, name: str) -> None:
+        self._path = path
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._db: sqlite3.Connection | None = None
+
+    async def checkpoint(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._pool, self._checkpoint)
+
+    def close(self) -> None:
+        self._pool.submit(self._close).result()
+        self._pool.shutdown()
+
+    def _checkpoint(self) -> None:
+        if self._db is None:
+            self._db = sqlite3.connect(self._path, isolation_level=None, timeout=30.0)
+        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
 
 class RelayThread:
@@ -53,11 +103,16 @@ class RelayThread:
         *,
         name: str,
         check_interval_s: float = 0.2,
+        checkpoint_interval_s: float = 1.0,
     ) -> None:
+        """``check_interval_s``: how often the thread looks whether the relay failed;
+        ``checkpoint_interval_s``: how often it has the store file's WAL checkpointed (each checkpoint
+        fsyncs the file: rarer ones disturb the worker's commits less)."""
         self._open_store = open_store
         self._positions = positions
         self._relay_factory = relay
         self._check_interval_s = check_interval_s
+        self._checkpoint_interval_s = checkpoint_interval_s
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._started = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -124,12 +179,21 @@ class RelayThread:
                         self._failure = relay.failed
                         return
                     self._started.set()
-                    while not self._stop.is_set():
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._stop.wait(), self._check_interval_s)
-                        if relay.failed is not None:
-                            self._failure = relay.failed
-                            break
+                    checkpointer = WalCheckpointer(store_file(store), name=f"{self._thread.name}-checkpoint")
+                    clock = asyncio.get_running_loop().time
+                    checkpointed = clock()
+                    try:
+                        while not self._stop.is_set():
+                            with contextlib.suppress(TimeoutError):
+                                await asyncio.wait_for(self._stop.wait(), self._check_interval_s)
+                            if relay.failed is not None:
+                                self._failure = relay.failed
+                                break
+                            if clock() - checkpointed >= self._checkpoint_interval_s:
+                                await checkpointer.checkpoint()
+                                checkpointed = clock()
+                    finally:
+                        checkpointer.close()
                 finally:
                     await relay.stop()
             finally:

@@ -48,6 +48,8 @@ class RecordTiming:
     """The worker thread's CPU time from the release to the commit of the record's batch."""
     batch_outputs: int
     """How many records the batch put in the outbox (0: nothing to publish)."""
+    batch_position: int
+    """0 for the batch's first record: a later one's decision waited for the earlier ones' too."""
 
     @property
     def durable_ms(self) -> float:
@@ -91,11 +93,18 @@ class WorkerTimeline:
             self._held[(r.topic, r.partition, r.offset)] = (now, wall)
 
     def committed(
-        self, records: Sequence[RawRecord], released_ns: int, last_seq: int, cpu_ns: int, outputs: int
+        self,
+        records: Sequence[RawRecord],
+        released_ns: int,
+        last_seq: int,
+        cpu_ns: int,
+        outputs: int,
+        committed_ns: int | None = None,
     ) -> None:
-        """A batch committed: ``last_seq`` is the highest outbox sequence number allocated by then,
-        ``cpu_ns`` the worker thread's CPU time for it, ``outputs`` how many records it put in the outbox."""
-        now = time.perf_counter_ns()
+        """A batch committed (at ``committed_ns``, else now): ``last_seq`` is the highest outbox sequence
+        number allocated by then, ``cpu_ns`` the worker thread's CPU time for it, ``outputs`` how many
+        records it put in the outbox."""
+        now = time.perf_counter_ns() if committed_ns is None else committed_ns
         self._batches.append(_Batch(tuple(records), released_ns, now, last_seq, cpu_ns, outputs))
 
     def published(self, below_seq: int) -> None:
@@ -111,7 +120,7 @@ class WorkerTimeline:
             else:
                 index = bisect.bisect_right(positions, batch.last_seq)
                 published = self._published[index][1] if index < len(positions) else None
-            for r in batch.records:
+            for position, r in enumerate(batch.records):
                 held, wall = self._held.get((r.topic, r.partition, r.offset), (batch.released_ns, 0))
                 out.append(
                     RecordTiming(
@@ -127,6 +136,7 @@ class WorkerTimeline:
                         len(batch.records),
                         batch.cpu_ns,
                         batch.outputs,
+                        position,
                     )
                 )
         return out

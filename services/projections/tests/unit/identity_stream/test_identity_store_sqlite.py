@@ -87,3 +87,27 @@ def test_a_rolled_back_batch_leaves_no_trace_once_the_store_reloads(small_feed: 
     )
     assert resolver.resolve_all(inputs[:20]) == []
     assert first
+
+
+def test_restating_a_records_unchanged_person_writes_nothing(small_feed: Feed, tmp_path: Path) -> None:
+    db = connect(tmp_path / "identity.sqlite")
+    store = SqliteIdentityStore(db)
+    db.execute("BEGIN")
+    IdentityResolver(store).resolve_all(observations(small_feed)[:10])
+    store.flush()
+    db.execute("COMMIT")
+    key = next(iter(store.record_keys()))
+    person = store.person_of(key)
+    assert person is not None
+    before = db.total_changes
+    db.execute("BEGIN")
+    store.set_person_of(key, person)
+    store.flush()
+    db.execute("COMMIT")
+    assert db.total_changes == before
+    db.execute("BEGIN")
+    store.set_person_of(key, "another-person")
+    store.flush()
+    db.execute("COMMIT")
+    assert db.total_changes == before + 1
+    assert SqliteIdentityStore(db).person_of(key) == "another-person"

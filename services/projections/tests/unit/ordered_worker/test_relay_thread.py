@@ -1,4 +1,5 @@
-"""The relay on its own thread: woken from the worker's thread, stopped with a last flush; failures show."""
+"""The relay on its own thread: woken from the worker's thread, stopped with a last flush; failures show;
+its store connection keeps out of the worker's way (no write lock for nothing, the WAL checkpoints)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,16 @@ from typing import Any, cast
 
 import pytest
 
-from joinedup.contract.outbox import ShardStore
+from joinedup.contract.outbox import Publication, ShardStore
 from joinedup.contract.streams import Relay
-from joinedup.projections.relay_thread import RelayStore, RelayThread, store_file
+from joinedup.projections.ordered_worker import checkpoints_left_to_the_relay
+from joinedup.projections.relay_thread import (
+    WAL_AUTOCHECKPOINT_PAGES,
+    RelayStore,
+    RelayThread,
+    WalCheckpointer,
+    store_file,
+)
 
 
 class FakePositions:
@@ -130,3 +138,48 @@ def test_start_returns_only_once_the_relay_has_resumed_at_its_committed_position
         await thread.stop()
 
     asyncio.run(main())
+
+
+def test_marking_sent_with_nothing_below_the_position_takes_no_write_lock(tmp_path: Path) -> None:
+    relay_store = RelayStore(tmp_path / "s.sqlite")
+    worker = ShardStore(tmp_path / "s.sqlite")
+    relay_store.connection.execute("PRAGMA busy_timeout=0")  # a lock it had to wait for would raise at once
+    with worker.transaction():  # the worker's batch holds the write lock
+        worker.append([Publication("t", b"k", b"v")])
+        relay_store.mark_sent(1)
+    assert relay_store.pending() == 1
+    worker.close()
+    relay_store.close()
+
+
+def test_marking_sent_still_deletes_the_rows_below_the_position(tmp_path: Path) -> None:
+    with RelayStore(tmp_path / "s.sqlite") as store:
+        with store.transaction():
+            store.append([Publication("t", b"k", b"v"), Publication("t", b"k", b"w")])
+        store.mark_sent(2)
+        assert [row.seq for row in store.unsent(1, 10)] == [2]
+
+
+def test_while_the_relay_runs_neither_its_commits_nor_the_workers_checkpoint_the_wal(tmp_path: Path) -> None:
+    with RelayStore(tmp_path / "s.sqlite") as relay, ShardStore(tmp_path / "s.sqlite") as worker:
+        with checkpoints_left_to_the_relay(worker.connection):
+            assert worker.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        assert (
+            worker.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == WAL_AUTOCHECKPOINT_PAGES
+        )
+        assert relay.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+
+
+def test_the_checkpointer_copies_the_wal_into_the_file_from_its_own_thread(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with ShardStore(path) as worker, checkpoints_left_to_the_relay(worker.connection):
+        with worker.transaction():
+            worker.append([Publication("t", b"k", bytes(1000) + bytes([n % 256])) for n in range(200)])
+        before = path.stat().st_size
+        checkpointer = WalCheckpointer(path, name="test-checkpoint")
+        try:
+            asyncio.run(checkpointer.checkpoint())
+        finally:
+            checkpointer.close()
+        assert path.stat().st_size > before + 150_000
+        assert worker.pending() == 200

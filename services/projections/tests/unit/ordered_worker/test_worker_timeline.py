@@ -54,3 +54,14 @@ def test_the_timed_store_reports_the_relays_progress_and_the_last_sequence_numbe
         assert store.pending() == 0
     (only,) = timeline.timings()
     assert only.published_ns is not None
+
+
+def test_a_records_place_in_its_batch_and_the_commit_time_given_are_kept() -> None:
+    timeline = WorkerTimeline()
+    timeline.held([raw(0), raw(1), raw(2)])
+    timeline.committed(
+        [raw(0), raw(1), raw(2)], released_ns=1, last_seq=0, cpu_ns=1, outputs=0, committed_ns=7
+    )
+    timings = timeline.timings()
+    assert [t.batch_position for t in timings] == [0, 1, 2]
+    assert {t.committed_ns for t in timings} == {7}

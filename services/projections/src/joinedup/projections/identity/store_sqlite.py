@@ -57,21 +57,26 @@ def _key(text: str) -> RecordKey:
     return RecordKey(str(agency), str(local_id))
 
 
+_sorted_json = json.JSONEncoder(sort_keys=True).encode
+"""``json.dumps(..., sort_keys=True)`` without building an encoder per call (the flush runs per batch)."""
+
+
+def _link_data(link: Link) -> dict[str, Any]:
+    return {
+        "a": list(link.a),
+        "b": list(link.b),
+        "tier": link.tier,
+        "score": link.score,
+        "rule": link.rule,
+        "agreed_fields": list(link.agreed_fields),
+        "via": list(link.via),
+        "asserted_by": link.asserted_by,
+        "reason": link.reason,
+    }
+
+
 def _link_json(link: Link) -> str:
-    return json.dumps(
-        {
-            "a": list(link.a),
-            "b": list(link.b),
-            "tier": link.tier,
-            "score": link.score,
-            "rule": link.rule,
-            "agreed_fields": list(link.agreed_fields),
-            "via": list(link.via),
-            "asserted_by": link.asserted_by,
-            "reason": link.reason,
-        },
-        sort_keys=True,
-    )
+    return _sorted_json(_link_data(link))
 
 
 def _link_of(data: Mapping[str, Any]) -> Link:
@@ -89,13 +94,12 @@ def _link_of(data: Mapping[str, Any]) -> Link:
 
 
 def _person_json(person: PersonState) -> str:
-    return json.dumps(
+    return _sorted_json(
         {
             "created_seq": person.created_seq,
             "members": [list(m) for m in person.members],
-            "holding": [json.loads(_link_json(link)) for link in person.holding],
-        },
-        sort_keys=True,
+            "holding": [_link_data(link) for link in person.holding],
+        }
     )
 
 
@@ -110,7 +114,7 @@ def _person_of(person_id: str, text: str) -> PersonState:
 
 
 def _assertion_json(assertion: Assertion) -> str:
-    return json.dumps(
+    return _sorted_json(
         {
             "kind": assertion.kind,
             "first": list(assertion.first),
@@ -119,8 +123,7 @@ def _assertion_json(assertion: Assertion) -> str:
             "reason": assertion.reason,
             "assertion_id": assertion.assertion_id,
             "asserted_at": assertion.asserted_at,
-        },
-        sort_keys=True,
+        }
     )
 
 
@@ -135,6 +138,12 @@ def _assertion_of(text: str) -> Assertion:
         assertion_id=str(data["assertion_id"]),
         asserted_at=float(data["asserted_at"]),
     )
+
+
+def _write(db: sqlite3.Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """``executemany`` unless there is nothing to write (most of a batch's tables are untouched)."""
+    if rows:
+        db.executemany(statement, rows)
 
 
 def _ordered(a: RecordKey, b: RecordKey) -> Pair:
@@ -217,7 +226,8 @@ class SqliteIdentityStore:
             stored = memory.get_record(key)
             if stored is not None:
                 rows.append((key.agency, key.local_person_id, stored.seq, stored.record.model_dump_json()))
-        db.executemany(
+        _write(
+            db,
             "INSERT OR REPLACE INTO identity_records (agency, local_person_id, seq, record) "
             "VALUES (?, ?, ?, ?)",
             rows,
@@ -230,21 +240,26 @@ class SqliteIdentityStore:
                 deletes.append((_label(a), _label(b)))
             else:
                 upserts.append((_label(a), _label(b), _link_json(link)))
-        db.executemany("DELETE FROM identity_links WHERE a = ? AND b = ?", deletes)
-        db.executemany("INSERT OR REPLACE INTO identity_links (a, b, link) VALUES (?, ?, ?)", upserts)
-        db.executemany(
+        _write(db, "DELETE FROM identity_links WHERE a = ? AND b = ?", deletes)
+        _write(db, "INSERT OR REPLACE INTO identity_links (a, b, link) VALUES (?, ?, ?)", upserts)
+        _write(
+            db,
             "INSERT OR REPLACE INTO identity_person_of (record, person_id) VALUES (?, ?)",
             [(_label(k), memory.person_of(k)) for k in sorted(self._person_of)],
         )
         persons = [(pid, memory.get_person(pid)) for pid in sorted(self._persons)]
-        db.executemany(
-            "DELETE FROM identity_persons WHERE person_id = ?", [(pid,) for pid, p in persons if p is None]
+        _write(
+            db,
+            "DELETE FROM identity_persons WHERE person_id = ?",
+            [(pid,) for pid, p in persons if p is None],
         )
-        db.executemany(
+        _write(
+            db,
             "INSERT OR REPLACE INTO identity_persons (person_id, person) VALUES (?, ?)",
             [(pid, _person_json(p)) for pid, p in persons if p is not None],
         )
-        db.executemany(
+        _write(
+            db,
             "INSERT OR REPLACE INTO identity_aliases (absorbed, survivor) VALUES (?, ?)",
             [(pid, memory.alias_of(pid)) for pid in sorted(self._aliases)],
         )
@@ -253,16 +268,20 @@ class SqliteIdentityStore:
             assertion = memory.assertions_of(a).get(b)
             if assertion is not None:
                 assertions.append((_label(a), _label(b), _assertion_json(assertion)))
-        db.executemany(
+        _write(
+            db,
             "INSERT OR REPLACE INTO identity_assertions (first, second, assertion) VALUES (?, ?, ?)",
             assertions,
         )
-        db.executemany(
+        _write(
+            db,
             "INSERT OR REPLACE INTO identity_reviewed (a, b, score) VALUES (?, ?, ?)",
             [(_label(a), _label(b), memory.reviewed_score(a, b)) for a, b in sorted(self._reviewed)],
         )
-        db.executemany(
-            "INSERT OR IGNORE INTO identity_processed (input_id) VALUES (?)", [(i,) for i in self._processed]
+        _write(
+            db,
+            "INSERT OR IGNORE INTO identity_processed (input_id) VALUES (?)",
+            [(i,) for i in self._processed],
         )
         self._forget_changes()
 
@@ -325,6 +344,8 @@ class SqliteIdentityStore:
         return self._memory.person_of(key)
 
     def set_person_of(self, key: RecordKey, person_id: str) -> None:
+        if self._memory.person_of(key) == person_id:
+            return  # a repartition restates every member's person: half are unchanged, nothing to write
         self._memory.set_person_of(key, person_id)
         self._person_of.add(key)
 
