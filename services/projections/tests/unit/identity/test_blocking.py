@@ -53,3 +53,10 @@ def test_a_name_order_swap_without_a_date_of_birth_still_meets_its_full_name() -
     a = keys(given_names="Hall", family_name="Kirsty")
     b = keys(given_names="Kirsty", family_name="Hall", date_of_birth=date(1995, 5, 30))
     assert "fo:HALL:KIRSTY" in a & b
+
+
+def test_a_name_order_swap_without_a_date_of_birth_meets_the_name_with_a_slip_in_it() -> None:
+    # "Watts, Mandy" written surname first with no date of birth; "Majdy Watts" with a slip and a date.
+    swapped = keys(given_names="Watts", family_name="Mandy")
+    slipped = keys(given_names="Majdy", family_name="Watts", date_of_birth=date(1998, 12, 18))
+    assert swapped & slipped

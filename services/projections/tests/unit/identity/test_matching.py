@@ -153,7 +153,7 @@ def test_weights_follow_from_the_model_file() -> None:
     assert set(weights) == set(FIELD_LEVELS)
     assert weights["date_of_birth"]["exact"] > weights["date_of_birth"]["one-part"] > 0
     assert weights["given_name"]["disagree"] < 0
-    assert model.version == load_match_model().version == "fs-v2"
+    assert model.version == load_match_model().version == "fs-v3"
 
 
 _names = st.sampled_from(["Jane", "Jayne", "Janet", "Bill", "William", "Doe", "Dough", "Smith", None])

@@ -79,7 +79,7 @@ def test_every_event_records_the_model_version_and_its_cause(
     observation = observe("police", "P1")
     events = resolver.resolve(observation)
     assert events
-    assert all(e.model_version == "fs-v2" for e in events)
+    assert all(e.model_version == "fs-v3" for e in events)
     assert all(e.causation_id == observation.source_event_id for e in events)
     assert all(e.occurred_at == observation.observed_at for e in events)
 

@@ -37,6 +37,10 @@ def blocking_keys(f: Features) -> tuple[str, ...]:
         if f.given:
             # The surname's sound and the first initial, whatever the year: a mistyped name and no date.
             keys.add(f"pf:{f.family_soundex}:{f.given[0][0]}")
+    if f.swapped is not None and f.swapped.family_soundex and f.swapped.given and f.dob is None:
+        # The same for the names read the other way round, when there is no date of birth to block on
+        # (a name-order swap with a slip in the first name).
+        keys.add(f"pf:{f.swapped.family_soundex}:{f.swapped.given[0][0]}")
     if f.postcode_sector:
         for initial in {t[0] for t in (*f.family_tokens[:1], *f.given[:1])}:
             keys.add(f"pc:{f.postcode_sector}:{initial}")

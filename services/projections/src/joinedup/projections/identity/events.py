@@ -23,10 +23,13 @@ REVIEW_DATE_OF_BIRTH_DIFFERS = "date-of-birth-differs"
 REVIEW_STRONG_IDENTIFIER_CONTRADICTED = "strong-identifier-contradicted"
 REVIEW_ASSERTED_LINK_REFUSED = "asserted-link-refused"
 REVIEW_AMBIGUOUS_MATCH = "ambiguous-match"
+REVIEW_UNCORROBORATED = "uncorroborated"
 
 RULE_NHS_NUMBER = "nhs-number"
 RULE_NI_NUMBER = "ni-number"
 RULE_SAME_PERSON_ASSERTED = "same-person-asserted"
+RULE_PERSON_EVIDENCE = "person-evidence"
+"""A scored link corroborated by another record of the person (agreed_fields name it: ``...@agency/id``)."""
 
 
 class LinkEvidence(BaseModel):

@@ -9,6 +9,11 @@ from joinedup.projections.identity.records import RecordKey
 TIER_ASSERTED = 0
 TIER_RULE = 1
 TIER_SCORE = 2
+TIER_PERSON = 3
+"""A scored pair corroborated by another record of the person (person-level evidence; partition.py)."""
+TIER_PENDING = 4
+"""A scored pair that needs corroboration: never joins two groups by itself."""
+SCORED_TIERS = frozenset({TIER_SCORE, TIER_PERSON})
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +36,7 @@ class Link:
 
     def order(self) -> tuple[int, float, RecordKey, RecordKey]:
         """The order links are tried in: asserted (the latest first: an asserted link's score is the time of
-        the assertion), then rules, then higher scores; ties by record keys."""
+        the assertion), then rules, then higher scores, then corroborated scores; ties by record keys."""
         return (self.tier, -self.score, self.a, self.b)
 
     def other(self, key: RecordKey) -> RecordKey:

@@ -1,6 +1,6 @@
 """The versioned Fellegi-Sunter model: m / u probabilities per comparison level, thresholds, block cap.
 
-The model lives in a YAML file shipped with the package (data/model_v2.yaml; earlier versions stay beside it).
+The model lives in a YAML file shipped with the package (data/model_v3.yaml; earlier versions stay beside it).
 Its ``version`` is recorded in every identity event.
 """
 
@@ -27,7 +27,7 @@ FIELD_LEVELS: dict[str, tuple[str, ...]] = {
     "ni_number": ("near", "disagree"),
 }
 
-DEFAULT_MODEL_FILE = "model_v2.yaml"
+DEFAULT_MODEL_FILE = "model_v3.yaml"
 
 
 class MatchModelError(ValueError):
@@ -53,11 +53,18 @@ class Thresholds(BaseModel):
     ambiguity_margin: float = Field(ge=0.0)
     """A record scoring within this many bits of its own person against a person it cannot join is not
     attached by score (it goes to review)."""
+    uncorroborated: float | None = None
+    """A pair whose surname disagrees or whose date of birth only nearly agrees, and that shares no locator
+    (address, phone, e-mail, near identifier), links on its own score only at or above this; below it, only
+    when another record of the person shares a locator with it (person-level evidence). None: no such rule
+    (models before fs-v3)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
         if self.review > self.link:
             raise ValueError("the review threshold must not be above the link threshold")
+        if self.uncorroborated is not None and self.uncorroborated < self.link:
+            raise ValueError("the uncorroborated threshold must not be below the link threshold")
         return self
 
 

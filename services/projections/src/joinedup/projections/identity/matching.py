@@ -17,6 +17,7 @@ from joinedup.projections.identity.events import (
     REVIEW_GIVEN_NAMES_DIFFER,
     REVIEW_GREY_BAND,
     REVIEW_STRONG_IDENTIFIER_CONTRADICTED,
+    REVIEW_UNCORROBORATED,
 )
 from joinedup.projections.identity.match_model import FIELD_LEVELS, MatchModel
 from joinedup.projections.identity.normalise import Features
@@ -30,6 +31,9 @@ LINK = "link"
 REVIEW = "review"
 NO_MATCH = "none"
 CANNOT_LINK = "cannot-link"
+CORROBORATE = "corroborate"
+"""A link by score that needs a locator (address, phone, e-mail, near identifier) on the pair or on the
+person's other records before it counts (see partition.py)."""
 NAMES_SWAPPED = "names:swapped-order"
 
 # Given-name levels too weak to link two records whose sex fields disagree (John / Joan).
@@ -37,6 +41,20 @@ _GIVEN_NAME_DOUBTFUL = frozenset({"typo", "phonetic", "similar", "middle-name", 
 # Given-name levels that need an agreeing date of birth beside them (Carl / Karl in one household).
 _GIVEN_NAME_WEAK = frozenset({"phonetic", "similar", "middle-name", "initial"})
 _DATE_OF_BIRTH_INDIVIDUAL = frozenset({"exact", "transposed", "one-part"})
+# Agreements that place a record at the person's door or in the person's hands, not just in the name.
+_LOCATOR_LEVELS = frozenset(
+    {
+        ("address", "same-address"),
+        ("address", "same-postcode"),
+        ("address", "same-street"),
+        ("phone", "agree"),
+        ("email", "agree"),
+        ("nhs_number", "near"),
+        ("ni_number", "near"),
+    }
+)
+_DATE_OF_BIRTH_WHOLE = frozenset({"exact", "transposed"})
+_GIVEN_NAME_OWN_LEVELS = frozenset({"exact", "nickname", "typo"})
 _SIMILAR_JW = 0.85
 # Two dates of birth this close, or two digit slips apart (1962-04-30 / 1972-04-28), are "near".
 _NEAR_DAYS = 31
@@ -191,6 +209,27 @@ def _near_level(a: str | None, b: str | None) -> str | None:
     return "near" if DamerauLevenshtein.distance(a, b) <= 1 else "disagree"
 
 
+def locator_agreements(a: Features, b: Features, line_similarity: float) -> tuple[str, ...]:
+    """The fields on which two records place one person: the same address (or postcode, or first line),
+    phone, e-mail, or a strong identifier one slip from the other's. Names and dates of birth are not here:
+    they are what needs corroborating."""
+    found: list[str] = []
+    address = address_level(a, b, line_similarity)
+    if address is not None and ("address", address) in _LOCATOR_LEVELS:
+        found.append(f"address:{address}")
+    if a.phone is not None and a.phone == b.phone:
+        found.append("phone:agree")
+    if a.email is not None and a.email == b.email:
+        found.append("email:agree")
+    for field, mine, theirs, valid in (
+        ("nhs_number", a.nhs_any, b.nhs_any, a.nhs is not None and a.nhs == b.nhs),
+        ("ni_number", a.ni_any, b.ni_any, a.ni is not None and a.ni == b.ni),
+    ):
+        if not valid and _near_level(mine, theirs) == "near":
+            found.append(f"{field}:near")
+    return tuple(found)
+
+
 class Matcher:
     """Compares two records under one matching model."""
 
@@ -200,6 +239,7 @@ class Matcher:
         self._exact_names = model.exact_name_weights()
         self._link = model.thresholds.link
         self._review = model.thresholds.review
+        self._uncorroborated = model.thresholds.uncorroborated
         self._jw = model.strings.jaro_winkler_typo
         self._line = model.strings.address_line_similarity
 
@@ -231,6 +271,22 @@ class Matcher:
             if weight > best_weight:
                 best_weight, best = weight, (s_given, s_family, True, right)
         return best
+
+    def _rule_name_levels(
+        self, a: Features, b: Features, given: str | None, family: str | None
+    ) -> tuple[str | None, str | None]:
+        """For two records with one valid NHS or NI number (fs-v3): the name levels in the reading, as
+        written or with one record's names swapped, where the first names agree (a name-order swap on top of
+        a changed surname)."""
+        if self._uncorroborated is None:
+            return given, family
+        for left, right in ((a.swapped, b), (a, b.swapped)):
+            if left is None or right is None:
+                continue
+            s_given = given_name_level(left, right, self._jw)
+            if s_given in _GIVEN_NAME_OWN_LEVELS:
+                return s_given, family_name_level(left, right, self._jw)
+        return given, family
 
     def _name_weight(self, field: str, level: str, names: Features) -> float:
         """An exact agreement on a common name counts for less (term frequency)."""
@@ -287,7 +343,20 @@ class Matcher:
             agreed.append(NAMES_SWAPPED)
         score = round(score, 4)
         sex_neutral = given == "typo" and not swapped and sex_neutral_slip(a.given[0], b.given[0])
-        verdict, linked_by, reason = self._verdict(rule, score, given, family, dob, sex, sex_neutral)
+        located = any((field, level) in _LOCATOR_LEVELS for field, level in levels)
+        if rule is not None and levels_contradict_identity(given, family, dob):
+            # The same valid number: the names may agree only when one record's are read the other way round.
+            given, family = self._rule_name_levels(a, b, given, family)
+        verdict, linked_by, reason = self._verdict(
+            rule,
+            score,
+            given,
+            family,
+            dob,
+            sex,
+            sex_neutral,
+            located=located,
+        )
         return Comparison(
             verdict,
             linked_by,
@@ -307,6 +376,8 @@ class Matcher:
         dob: str | None,
         sex: str | None,
         sex_neutral: bool = False,
+        *,
+        located: bool = True,
     ) -> tuple[str, str | None, str | None]:
         """(verdict, rule that linked, review reason). ``sex_neutral``: the given names differ by a slip that
         cannot make another sex's name (see ``sex_neutral_slip``)."""
@@ -328,8 +399,21 @@ class Matcher:
             or (sex == "disagree" and given in _GIVEN_NAME_DOUBTFUL and not sex_neutral)
             or (given in _GIVEN_NAME_WEAK and dob not in _DATE_OF_BIRTH_INDIVIDUAL)
         )
+        # Twins share a birthday, so a first name that is only the other record's middle name is theirs too
+        # (fs-v3 on; fs-v1 and fs-v2 linked it).
+        names_differ = names_differ or (self._uncorroborated is not None and given == "middle-name")
+        # Names with a surname that disagrees, or names with a date of birth that only nearly agrees, fit
+        # another person of that name in the city as well (people named alike are born in the same years):
+        # such a pair links only when something places both records at one person — an address, a phone,
+        # an e-mail, a strong identifier one slip away — on the pair or on the person's other records.
+        uncorroborated = (
+            self._uncorroborated is not None
+            and score < self._uncorroborated
+            and not located
+            and (family == "disagree" or dob not in _DATE_OF_BIRTH_WHOLE)
+        )
         if score >= self._link and not names_differ and dob != "disagree":
-            return LINK, None, None
+            return (CORROBORATE, None, REVIEW_UNCORROBORATED) if uncorroborated else (LINK, None, None)
         if rule is not None:
             return REVIEW, None, REVIEW_STRONG_IDENTIFIER_CONTRADICTED
         if score >= self._link:

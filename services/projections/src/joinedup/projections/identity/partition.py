@@ -5,14 +5,21 @@ groups unless that would put two different valid NHS numbers, two different vali
 asserted to be different people into one group. The result depends only on the records and links given, never
 on the order they arrived in, and the cannot-link constraints hold transitively because they are checked
 between whole groups.
+
+Person-level evidence: a pending link (a pair whose score links but that nothing places at one person: see
+matching.CORROBORATE) joins its two groups only when one record of the pair shares a locator (address,
+phone, e-mail, a near identifier) with a record of the other's group. That is a fix-point: each round
+redoes the union from scratch with the corroborated links found so far, and corroborated links are never
+withdrawn, so the rounds end and the result is still a function of the records and links alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
-from joinedup.projections.identity.links import TIER_SCORE, Link
+from joinedup.projections.identity.events import RULE_PERSON_EVIDENCE
+from joinedup.projections.identity.links import SCORED_TIERS, TIER_PENDING, TIER_PERSON, Link
 from joinedup.projections.identity.records import RecordKey
 
 
@@ -53,11 +60,18 @@ class Partition:
     """Records whose scored links were set aside because they fit two persons that cannot be one."""
 
 
+Corroborator = Callable[[RecordKey, Sequence[RecordKey]], tuple[str, ...]]
+"""(record, the other group's records) -> the locator agreements found, each naming its record; () if none."""
+Veto = Callable[[Link, Sequence[RecordKey], Sequence[RecordKey]], bool]
+"""(scored link, one group's records, the other's) -> True when the groups read as two people."""
+
+
 def _greedy(
     records: Sequence[RecordKey],
     links: Sequence[Link],
     strong_ids: Mapping[RecordKey, StrongIds],
     must_not_link: Mapping[RecordKey, Iterable[RecordKey]],
+    veto: Veto | None = None,
 ) -> tuple[dict[RecordKey, RecordKey], list[Link]]:
     root: dict[RecordKey, RecordKey] = {key: key for key in records}
     groups: dict[RecordKey, _Group] = {
@@ -75,6 +89,12 @@ def _greedy(
     for link in links:
         ra, rb = find(link.a), find(link.b)
         if ra == rb or groups[ra].refuses(groups[rb]):
+            continue
+        if (
+            veto is not None
+            and link.tier in SCORED_TIERS
+            and veto(link, sorted(groups[ra].members), sorted(groups[rb].members))
+        ):
             continue
         size_a, size_b = len(groups[ra].members), len(groups[rb].members)
         keep, drop = (ra, rb) if size_a > size_b or (size_a == size_b and ra < rb) else (rb, ra)
@@ -97,7 +117,7 @@ def _ambiguous(
     for link in links:
         for end in (link.a, link.b):
             other = link.other(end)
-            if link.tier != TIER_SCORE:
+            if link.tier not in SCORED_TIERS:
                 if group_of[other] == group_of[end]:
                     anchored.add(end)
                 continue
@@ -114,28 +134,90 @@ def _ambiguous(
     return found
 
 
+def _union_order(link: Link) -> tuple[int, bool, float, RecordKey, RecordKey]:
+    """``Link.order``, except that within a scored tier the links on which the surnames do not agree come
+    last: by then each side has gathered its other records, so a veto sees whole persons."""
+    surname_agrees = any(field.startswith("family_name:") for field in link.agreed_fields)
+    return (link.tier, link.tier in SCORED_TIERS and not surname_agrees, -link.score, link.a, link.b)
+
+
 def partition_records(
     records: Sequence[RecordKey],
     links: Iterable[Link],
     strong_ids: Mapping[RecordKey, StrongIds],
     must_not_link: Mapping[RecordKey, Iterable[RecordKey]],
     ambiguity_margin: float | None = None,
+    corroborate: Corroborator | None = None,
+    veto: Veto | None = None,
 ) -> Partition:
-    """Greedy union in link order under the cannot-link constraints.
+    """Greedy union in link order under the cannot-link constraints, then person-level evidence for the
+    pending links (tier ``TIER_PENDING``) until no more are corroborated.
 
     With ``ambiguity_margin``, a record that scores almost as well against a person it cannot join as against
     the person it joined is not attached by score at all (its scored links are set aside and the union is
-    redone): such a record could belong to either, and a human should say which.
+    redone): such a record could belong to either, and a human should say which. With ``veto``, a scored
+    link does not join two groups the veto reads as two people (a household: see resolver._household_veto).
     """
-    ordered = sorted(links, key=Link.order)
+    given = sorted(links, key=_union_order)
+    pending = [link for link in given if link.tier == TIER_PENDING]
+    ordered = [link for link in given if link.tier != TIER_PENDING]
+    corroborated: dict[tuple[RecordKey, RecordKey], Link] = {}
+    while True:
+        result = _partition(records, ordered, strong_ids, must_not_link, ambiguity_margin, veto)
+        if corroborate is None or not pending:
+            return result
+        found = _corroborated(result, pending, corroborated, corroborate)
+        if not found:
+            return result
+        corroborated.update((link.pair, link) for link in found)
+        ordered = sorted([*ordered, *found], key=_union_order)
+
+
+def _corroborated(
+    result: Partition,
+    pending: Sequence[Link],
+    done: Mapping[tuple[RecordKey, RecordKey], Link],
+    corroborate: Corroborator,
+) -> list[Link]:
+    """The pending links across two groups that a record of the pair and the other group corroborate."""
+    group_of = {key: index for index, group in enumerate(result.groups) for key in group}
+    found: list[Link] = []
+    for link in pending:
+        if link.pair in done or group_of[link.a] == group_of[link.b]:
+            continue
+        if link.a in result.ambiguous or link.b in result.ambiguous:
+            continue
+        evidence = corroborate(link.a, result.groups[group_of[link.b]]) + corroborate(
+            link.b, result.groups[group_of[link.a]]
+        )
+        if evidence:
+            found.append(
+                replace(
+                    link,
+                    tier=TIER_PERSON,
+                    rule=RULE_PERSON_EVIDENCE,
+                    agreed_fields=(*link.agreed_fields, *evidence),
+                )
+            )
+    return found
+
+
+def _partition(
+    records: Sequence[RecordKey],
+    ordered: Sequence[Link],
+    strong_ids: Mapping[RecordKey, StrongIds],
+    must_not_link: Mapping[RecordKey, Iterable[RecordKey]],
+    ambiguity_margin: float | None,
+    veto: Veto | None,
+) -> Partition:
     set_aside: set[RecordKey] = set()
     while True:
         active = [
             link
             for link in ordered
-            if link.tier != TIER_SCORE or (link.a not in set_aside and link.b not in set_aside)
+            if link.tier not in SCORED_TIERS or (link.a not in set_aside and link.b not in set_aside)
         ]
-        group_of, used = _greedy(records, active, strong_ids, must_not_link)
+        group_of, used = _greedy(records, active, strong_ids, must_not_link, veto)
         if ambiguity_margin is None:
             break
         more = _ambiguous(records, active, group_of, ambiguity_margin) - set_aside

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,9 +35,22 @@ from joinedup.projections.identity.events import (
     RecordLinked,
     RecordMove,
 )
-from joinedup.projections.identity.links import TIER_ASSERTED, TIER_RULE, TIER_SCORE, Link
+from joinedup.projections.identity.links import (
+    TIER_ASSERTED,
+    TIER_PENDING,
+    TIER_RULE,
+    TIER_SCORE,
+    Link,
+)
 from joinedup.projections.identity.match_model import MatchModel, default_match_model
-from joinedup.projections.identity.matching import LINK, REVIEW, Comparison, Matcher
+from joinedup.projections.identity.matching import (
+    CORROBORATE,
+    LINK,
+    REVIEW,
+    Comparison,
+    Matcher,
+    locator_agreements,
+)
 from joinedup.projections.identity.nicknames import Nicknames, default_nicknames
 from joinedup.projections.identity.normalise import features_of
 from joinedup.projections.identity.partition import StrongIds, partition_records
@@ -61,6 +74,7 @@ from joinedup.projections.identity.store import (
 PERSON_NAMESPACE = uuid.UUID("5b0f3c52-8f0e-5d7a-9a51-6a1f3e0c2d11")
 EVENT_NAMESPACE = uuid.UUID("0c3e8f4a-1d2b-5e6f-8a9b-7c6d5e4f3a21")
 _REFUSED = float("-inf")  # the reviewed "score" of an asserted link already sent back to a human
+_FAMILY_AGREES = frozenset({"exact", "partial", "typo"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,10 +192,10 @@ class IdentityResolver:
             if other_record is None:
                 continue
             comparison = self._matcher.compare(features, other_record.features)
-            if comparison.verdict == LINK:
+            if comparison.verdict in (LINK, CORROBORATE):
                 store.put_link(self._link(key, other, comparison, blocks, other_record.blocks))
                 dirty.add(other)
-            elif comparison.verdict == REVIEW:
+            if comparison.verdict in (REVIEW, CORROBORATE):
                 reviews.append((other, comparison))
         events = self._repartition(dirty, cause)
         events.extend(self._review_requests(key, reviews, cause))
@@ -247,10 +261,11 @@ class IdentityResolver:
         b_blocks: tuple[str, ...],
     ) -> Link:
         low, high = (a, b) if a < b else (b, a)
+        tier = TIER_RULE if comparison.rule is not None else TIER_SCORE
         return Link(
             a=low,
             b=high,
-            tier=TIER_RULE if comparison.rule is not None else TIER_SCORE,
+            tier=TIER_PENDING if comparison.verdict == CORROBORATE else tier,
             score=comparison.score,
             rule=comparison.rule,
             agreed_fields=comparison.agreed_fields,
@@ -274,7 +289,7 @@ class IdentityResolver:
                 if b in links or b_record is None:
                     continue
                 comparison = self._matcher.compare(a_record.features, b_record.features)
-                if comparison.verdict == LINK:
+                if comparison.verdict in (LINK, CORROBORATE):
                     store.put_link(self._link(a, b, comparison, a_record.blocks, b_record.blocks))
         return set(members)
 
@@ -347,7 +362,13 @@ class IdentityResolver:
                 if assertion.kind == "different" and other in inside
             )
         result = partition_records(
-            component, list(links.values()), strong, must_not, self._model.thresholds.ambiguity_margin
+            component,
+            list(links.values()),
+            strong,
+            must_not,
+            self._model.thresholds.ambiguity_margin,
+            self._corroborator(),
+            self._household_veto,
         )
         groups = result.groups
         group_of = {key: index for index, group in enumerate(groups) for key in group}
@@ -451,6 +472,47 @@ class IdentityResolver:
         self._save(groups, result.used, group_of, person_ids, old_persons, absorbed_into, created)
         events.extend(self._ambiguity_reviews(result.ambiguous, links, cause))
         return events
+
+    def _corroborator(self) -> Callable[[RecordKey, Sequence[RecordKey]], tuple[str, ...]]:
+        """Person-level evidence: the locators a record shares with another person's records, each field
+        named with the record that holds it (``phone:agree@agency/local-id``)."""
+        store = self._store
+        line = self._model.strings.address_line_similarity
+
+        def corroborate(key: RecordKey, others: Sequence[RecordKey]) -> tuple[str, ...]:
+            mine = store.get_record(key)
+            if mine is None:  # pragma: no cover - every key in a component is a stored record
+                return ()
+            found: list[str] = []
+            for other in others:
+                theirs = store.get_record(other)
+                if other == key or theirs is None:
+                    continue
+                found.extend(
+                    f"{field}@{other.agency}/{other.local_person_id}"
+                    for field in locator_agreements(mine.features, theirs.features, line)
+                )
+            return tuple(found)
+
+        return corroborate
+
+    def _household_veto(self, link: Link, first: Sequence[RecordKey], second: Sequence[RecordKey]) -> bool:
+        """A scored link on which the surnames do not agree does not join two persons when a record of one
+        and a record of the other have one surname and two different first names: that is a household
+        (twins both written surname first agree on the "first name" and on nothing that tells them apart)."""
+        if any(field.startswith("family_name:") for field in link.agreed_fields):
+            return False
+        store = self._store
+        for a in first:
+            a_record = store.get_record(a)
+            for b in second:
+                b_record = store.get_record(b)
+                if a_record is None or b_record is None:  # pragma: no cover - components hold stored records
+                    continue
+                levels = dict(self._matcher.compare(a_record.features, b_record.features).levels)
+                if levels.get("given_name") == "disagree" and levels.get("family_name") in _FAMILY_AGREES:
+                    return True
+        return False
 
     def _save(
         self,
