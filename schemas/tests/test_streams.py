@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -17,6 +18,7 @@ from joinedup.contract.models.receipts import SubmissionAccepted
 from joinedup.contract.outbox import Publication, ShardStore, shard_path
 from joinedup.contract.serde import Codec
 from joinedup.contract.streams import (
+    DatumInput,
     Input,
     Output,
     RawRecord,
@@ -302,3 +304,54 @@ def test_a_store_made_before_the_handled_mark_takes_it_from_its_consumed_offsets
         store.connection.execute("DROP TABLE handled_offsets")
     with ShardStore(path) as reopened:
         assert reopened.handled_offsets() == {("t", 0): 7}
+
+
+class DatumReader:
+    """Asks for its inputs in dict form (``reads_datums``) and keeps them; raises on contact ``C-BOOM``."""
+
+    reads_datums: Literal[True] = True
+
+    def __init__(self) -> None:
+        self.inputs: list[DatumInput] = []
+
+    def handle(self, inputs: Sequence[DatumInput]) -> list[Output]:
+        for item in inputs:
+            if item.fields["contact_ref"] == "C-BOOM":
+                raise ValueError("boom")
+        self.inputs.extend(inputs)
+        return []
+
+
+def test_a_handler_that_reads_datums_gets_the_dict_form_of_each_input_and_bad_bytes_are_still_dead_lettered(
+    store: ShardStore, codec: Codec
+) -> None:
+    reader = DatumReader()
+    processor = ShardProcessor(
+        store,
+        reader,
+        topic_names=NAMES,
+        group="joinedup.test.intake",
+        source="urn:joinedup:test",
+        codec=codec,
+    )
+    good = contact(codec, "C-1")
+    result = processor.process(
+        [
+            raw(0, good),
+            raw(1, good + b"\x00"),
+            raw(2, contact(codec, "C-BOOM")),
+            raw(3, contact(codec, "C-2")),
+        ]
+    )
+    assert (result.published, result.dead_letters) == (2, 2)
+    assert [(i.topic, i.offset, i.avro_name) for i in reader.inputs] == [
+        (INTAKE, 0, ContactRecord.avro_name),
+        (INTAKE, 3, ContactRecord.avro_name),
+    ]
+    assert ContactRecord.model_validate(reader.inputs[0].fields) == codec.decode(good)
+    letters = [codec.decode(r.publication.value) for r in store.unsent(1, 10)]
+    assert [(type(d).__name__, getattr(d, "source_offset", None)) for d in letters] == [
+        ("DeadLetter", 1),
+        ("DeadLetter", 2),
+    ]
+    assert store.next_offsets() == {(PREFIX + INTAKE, 0): 4}

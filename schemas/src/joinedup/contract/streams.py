@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from aiokafka import (  # type: ignore[import-untyped]
     AIOKafkaConsumer,
@@ -85,6 +85,22 @@ class Input:
 
 
 @dataclass(frozen=True)
+class DatumInput:
+    """An input in fastavro's dict form (read with the record's current schema), for a handler that asks for
+    it (:class:`DatumHandler`). The bytes were checked as for a model (size bounds, known fingerprint, every
+    byte consumed, the envelope against the header); only the model validation is left out, so the handler
+    must validate what it reads (a handler that raises has the record dead-lettered)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    avro_name: str
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class Datum:
     """A record already in fastavro's dict form: the encoder takes it as is, no model is built (the hot path
     of a service whose own models have the contract's field names; a unit test must show they match)."""
@@ -111,6 +127,15 @@ class ShardHandler(Protocol):
     returns what to publish. It must not commit or roll back, read the clock or draw random numbers."""
 
     def handle(self, inputs: Sequence[Input]) -> Sequence[Output]: ...
+
+
+class DatumHandler(Protocol):
+    """A handler that takes its inputs as :class:`DatumInput` (``reads_datums`` is True): a hot path that
+    reads a few fields of large records and would spend more validating the whole model than handling it."""
+
+    reads_datums: Literal[True]
+
+    def handle(self, inputs: Sequence[DatumInput]) -> Sequence[Output]: ...
 
 
 HandlerFactory = Callable[[sqlite3.Connection, int], ShardHandler]
@@ -158,7 +183,7 @@ class ShardProcessor:
     def __init__(
         self,
         store: ShardStore,
-        handler: ShardHandler,
+        handler: ShardHandler | DatumHandler,
         *,
         topic_names: Mapping[str, str],
         group: str,
@@ -167,6 +192,8 @@ class ShardProcessor:
     ) -> None:
         self.store = store
         self.handler = handler
+        self.reads_datums = getattr(handler, "reads_datums", False) is True
+        """The handler takes :class:`DatumInput` (dicts, no model built) rather than :class:`Input`."""
         self.codec = codec or default_codec()
         self.group = group
         self.source = source
@@ -201,10 +228,40 @@ class ShardProcessor:
         key = dead_letter_key(record.topic, record.partition, record.offset)
         return self._publication(Output(DEAD_LETTER, key, letter))
 
-    def _handle(self, inputs: Sequence[Input]) -> list[Publication]:
-        return [self._publication(output) for output in self.handler.handle(inputs)]
+    def _handle(self, inputs: Sequence[Input | DatumInput]) -> list[Publication]:
+        handle: Callable[[Sequence[Any]], Sequence[Output]] = self.handler.handle  # the form it reads
+        return [self._publication(output) for output in handle(inputs)]
 
-    def _handle_run(self, run: Sequence[tuple[RawRecord, Input]]) -> tuple[list[Publication], int]:
+    def _decode(self, records: Sequence[RawRecord]) -> list[Input | DatumInput | DecodeError]:
+        """Each record decoded for the handler (a model, or the dict form it asks for), or its
+        :class:`DecodeError` in its place."""
+        out: list[Input | DatumInput | DecodeError] = []
+        if not self.reads_datums:
+            decoded = self.codec.decode_many([r.value or b"" for r in records])
+            for raw, result in zip(records, decoded, strict=True):
+                out.append(result if isinstance(result, DecodeError) else self._input(raw, result))
+            return out
+        for raw in records:
+            try:
+                kind, fields = self.codec.decode_dict(raw.value or b"")
+            except DecodeError as exc:
+                out.append(exc)
+                continue
+            topic = self._catalog.get(raw.topic, raw.topic)
+            out.append(
+                DatumInput(
+                    topic, raw.partition, raw.offset, raw.timestamp_ms, raw.key, kind.full_name, fields
+                )
+            )
+        return out
+
+    def _input(self, raw: RawRecord, record: AvroRecord) -> Input:
+        topic = self._catalog.get(raw.topic, raw.topic)
+        return Input(topic, raw.partition, raw.offset, raw.timestamp_ms, raw.key, record)
+
+    def _handle_run(
+        self, run: Sequence[tuple[RawRecord, Input | DatumInput]]
+    ) -> tuple[list[Publication], int]:
         """The outputs of a run of decoded inputs, in input order; a record the handler fails on is
         dead-lettered in its place (the others go through). Returns them and how many dead letters."""
         if not run:
@@ -247,12 +304,12 @@ class ShardProcessor:
             fresh = [r for r in fresh if r.offset >= marks.get((r.topic, r.partition), 0)]
             redelivered -= len(fresh)
             stale = len(fresh) != len(records)
-            decoded = self.codec.decode_many([r.value or b"" for r in fresh])
+            decoded = self._decode(fresh)
             # every input's outputs in input order, a dead letter in its input's place: the outbox numbering
             # is then the same however the inputs are cut into batches (a rebuilt store relies on it)
             publications: list[Publication] = []
             dead = 0
-            run: list[tuple[RawRecord, Input]] = []
+            run: list[tuple[RawRecord, Input | DatumInput]] = []
             for raw, result in zip(fresh, decoded, strict=True):
                 if isinstance(result, DecodeError):
                     outputs, failed = self._handle_run(run)
@@ -261,8 +318,7 @@ class ShardProcessor:
                     dead += failed + 1
                     run = []
                     continue
-                topic = self._catalog.get(raw.topic, raw.topic)
-                run.append((raw, Input(topic, raw.partition, raw.offset, raw.timestamp_ms, raw.key, result)))
+                run.append((raw, result))
             outputs, failed = self._handle_run(run)
             publications.extend(outputs)
             dead += failed
@@ -740,6 +796,8 @@ def topic_mapping(prefix: str, names: Iterable[str]) -> dict[str, str]:
 __all__ = [
     "BatchResult",
     "Datum",
+    "DatumHandler",
+    "DatumInput",
     "HandlerFactory",
     "Input",
     "Output",
