@@ -56,6 +56,8 @@ _LOCATOR_LEVELS = frozenset(
 _DATE_OF_BIRTH_WHOLE = frozenset({"exact", "transposed"})
 _GIVEN_NAME_OWN_LEVELS = frozenset({"exact", "nickname", "typo"})
 _SIMILAR_JW = 0.85
+# A score is rounded to 4 places and summed in another order than a bound on it: keep the bound well clear.
+_SCORE_BOUND_MARGIN = 1e-3
 # Two dates of birth this close, or two digit slips apart (1962-04-30 / 1972-04-28), are "near".
 _NEAR_DAYS = 31
 _ONE_PART_DAYS = 7
@@ -230,6 +232,14 @@ def locator_agreements(a: Features, b: Features, line_similarity: float) -> tupl
     return tuple(found)
 
 
+def _household(given: str | None, dob: str | None, sex: str | None) -> bool:
+    """Another member of the household: two of first name, date of birth and sex disagree, or the first
+    names disagree and no birthday is shared (``given`` None: whatever the first names are)."""
+    return (given, dob, sex).count("disagree") >= 2 or (
+        given == "disagree" and dob not in _DATE_OF_BIRTH_INDIVIDUAL
+    )
+
+
 class Matcher:
     """Compares two records under one matching model."""
 
@@ -242,6 +252,10 @@ class Matcher:
         self._uncorroborated = model.thresholds.uncorroborated
         self._jw = model.strings.jaro_winkler_typo
         self._line = model.strings.address_line_similarity
+        # The most an address level can add to a score: a pair whose score cannot reach the review
+        # threshold even with it is no match, and its addresses need no comparing (``compare_candidate``).
+        self._most_address = max(0.0, *self._weights["address"].values())
+        self._no_match_below = min(self._link, self._review) - _SCORE_BOUND_MARGIN
 
     def _name_levels(self, a: Features, b: Features) -> tuple[str | None, str | None, bool, Features]:
         """Given and family name levels, whether they only agree with one record's names swapped, and the
@@ -259,9 +273,12 @@ class Matcher:
         for left, right in ((a.swapped, b), (a, b.swapped)):
             if left is None or right is None:
                 continue
-            s_given = given_name_level(left, right, self._jw)
+            # The surnames first: they disagree more often and cost less to compare.
             s_family = family_name_level(left, right, self._jw)
-            if s_given in (None, "disagree") or s_family in (None, "disagree"):
+            if s_family in (None, "disagree"):
+                continue
+            s_given = given_name_level(left, right, self._jw)
+            if s_given in (None, "disagree"):
                 continue
             weight = (
                 self._weight("given_name", s_given)
@@ -301,27 +318,47 @@ class Matcher:
         return 0.0 if level is None else self._weights[field][level]
 
     def compare(self, a: Features, b: Features) -> Comparison:
+        comparison = self._compare(a, b, screen=False)
+        if comparison is None:  # pragma: no cover - only a screening comparison stops early
+            raise RuntimeError("an unscreened comparison stopped early")
+        return comparison
+
+    def compare_candidate(self, a: Features, b: Features) -> Comparison | None:
+        """``compare(a, b)`` for a pair that may link or go to review; None, sooner, when it can do neither
+        (a cannot-link, a household, or a score that cannot reach the review threshold whatever the address
+        says). A blocking candidate needs nothing else."""
+        return self._compare(a, b, screen=True)
+
+    def _compare(self, a: Features, b: Features, *, screen: bool) -> Comparison | None:
         if a.key > b.key:
             a, b = b, a
         conflict = strong_identifiers_conflict(a, b)
         if conflict is not None:
+            if screen:
+                return None
             conflicting = (f"{conflict}:different-valid",)
             return Comparison(CANNOT_LINK, None, 0.0, (), (), conflicting, None, conflict)
         rule = strong_identifier_rule(a, b)
-        given, family, swapped, names = self._name_levels(a, b)
         dob = date_of_birth_level(a, b)
         sex = _exact_level(a.sex, b.sex)
+        if screen and rule is None and _household(None, dob, sex):
+            return None
+        given, family, swapped, names = self._name_levels(a, b)
+        if screen and rule is None and _household(given, dob, sex):
+            return None
         found: dict[str, str | None] = {
             "given_name": given,
             "family_name": family,
             "date_of_birth": dob,
             "sex": sex,
-            "address": address_level(a, b, self._line),
             "phone": _exact_level(a.phone, b.phone),
             "email": _exact_level(a.email, b.email),
             "nhs_number": None if a.nhs is not None and a.nhs == b.nhs else _near_level(a.nhs_any, b.nhs_any),
             "ni_number": None if a.ni is not None and a.ni == b.ni else _near_level(a.ni_any, b.ni_any),
         }
+        if screen and rule is None and self._below_review(found, swapped, names):
+            return None
+        found["address"] = address_level(a, b, self._line)
         levels: list[tuple[str, str]] = []
         agreed: list[str] = []
         disagreed: list[str] = []
@@ -367,6 +404,20 @@ class Matcher:
             reason,
         )
 
+    def _below_review(self, found: dict[str, str | None], swapped: bool, names: Features) -> bool:
+        """For a pair with no strong-identifier rule and every level but the address's: whether the score
+        stays below the review (and link) threshold even with the best address level, so that ``_verdict``
+        must say NO_MATCH."""
+        score = self.model.name_swap_weight if swapped else 0.0
+        for field, level in found.items():
+            if level is None:
+                continue
+            if field in ("given_name", "family_name"):
+                score += self._name_weight(field, level, names)
+            else:
+                score += self._weights[field][level]
+        return score + self._most_address < self._no_match_below
+
     def _verdict(
         self,
         rule: str | None,
@@ -383,10 +434,7 @@ class Matcher:
         cannot make another sex's name (see ``sex_neutral_slip``)."""
         if rule is not None and not levels_contradict_identity(given, family, dob):
             return LINK, rule, None
-        if rule is None and (
-            (given, dob, sex).count("disagree") >= 2
-            or (given == "disagree" and dob not in _DATE_OF_BIRTH_INDIVIDUAL)
-        ):
+        if rule is None and _household(given, dob, sex):
             # Another member of the household (a different first name, and no birthday in common): nothing
             # a reviewer needs to see, however much of the address and phone agree.
             return NO_MATCH, None, None

@@ -159,6 +159,9 @@ def partition_records(
     link does not join two groups the veto reads as two people (a household: see resolver._household_veto).
     """
     given = sorted(links, key=_union_order)
+    if not given:
+        # Nothing joins anything (a record seen for the first time and matching no one): one group each.
+        return Partition(tuple((key,) for key in sorted(records)), ())
     pending = [link for link in given if link.tier == TIER_PENDING]
     ordered = [link for link in given if link.tier != TIER_PENDING]
     corroborated: dict[tuple[RecordKey, RecordKey], Link] = {}

@@ -12,7 +12,6 @@ every collection a decision iterates over is sorted first.
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -191,7 +190,9 @@ class IdentityResolver:
             other_record = store.get_record(other)
             if other_record is None:
                 continue
-            comparison = self._matcher.compare(features, other_record.features)
+            comparison = self._matcher.compare_candidate(features, other_record.features)
+            if comparison is None:
+                continue
             if comparison.verdict in (LINK, CORROBORATE):
                 store.put_link(self._link(key, other, comparison, blocks, other_record.blocks))
                 dirty.add(other)
@@ -288,8 +289,8 @@ class IdentityResolver:
                 b_record = store.get_record(b)
                 if b in links or b_record is None:
                     continue
-                comparison = self._matcher.compare(a_record.features, b_record.features)
-                if comparison.verdict in (LINK, CORROBORATE):
+                comparison = self._matcher.compare_candidate(a_record.features, b_record.features)
+                if comparison is not None and comparison.verdict in (LINK, CORROBORATE):
                     store.put_link(self._link(a, b, comparison, a_record.blocks, b_record.blocks))
         return set(members)
 
@@ -312,14 +313,22 @@ class IdentityResolver:
                 )
         return links
 
-    def _component(self, seeds: set[RecordKey]) -> list[RecordKey]:
-        """Every record reachable from the seeds through usable links, assertions and current persons."""
+    def _component(
+        self, seeds: set[RecordKey]
+    ) -> tuple[list[RecordKey], dict[tuple[RecordKey, RecordKey], Link]]:
+        """Every record reachable from the seeds through usable links, assertions and current persons; and
+        the usable links among them, by pair."""
         store = self._store
         seen = set(seeds)
         stack = sorted(seeds)
+        usable: dict[tuple[RecordKey, RecordKey], Link] = {}
         while stack:
             key = stack.pop()
-            neighbours = [other for other, link in store.links_of(key).items() if self._usable(link)]
+            neighbours: list[RecordKey] = []
+            for other, link in store.links_of(key).items():
+                if self._usable(link):
+                    neighbours.append(other)
+                    usable[link.pair] = link
             neighbours.extend(
                 other
                 for other, assertion in store.assertions_of(key).items()
@@ -333,15 +342,15 @@ class IdentityResolver:
                 if other not in seen:
                     seen.add(other)
                     stack.append(other)
-        return sorted(seen)
+        return sorted(seen), usable
 
     # ------------------------------------------------------------------ repartition and diff
 
     def _repartition(self, seeds: set[RecordKey], cause: _Cause) -> list[AnyIdentityEvent]:
         store = self._store
-        component = self._component(seeds)
+        # The walk saw every usable link of every member, and each joins two members.
+        component, links = self._component(seeds)
         inside = set(component)
-        links: dict[tuple[RecordKey, RecordKey], Link] = {}
         strong: dict[RecordKey, StrongIds] = {}
         must_not: dict[RecordKey, list[RecordKey]] = {}
         seq: dict[RecordKey, int] = {}
@@ -351,9 +360,6 @@ class IdentityResolver:
                 raise LookupError(f"record {key.label()} is linked but not stored")
             strong[key] = StrongIds(stored.features.nhs, stored.features.ni)
             seq[key] = stored.seq
-            for other, link in store.links_of(key).items():
-                if other in inside and self._usable(link):
-                    links[link.pair] = link
             for link in self._asserted_links(key):
                 links[link.pair] = link
             must_not[key] = sorted(
@@ -382,7 +388,9 @@ class IdentityResolver:
         home_of: dict[str, int] = {}
         absorbed_into: dict[str, int] = {}
         for person in old_persons:
-            counts = Counter(group_of[m] for m in person.members)
+            counts: dict[int, int] = {}
+            for m in person.members:
+                counts[group_of[m]] = counts.get(group_of[m], 0) + 1
             home = min(
                 counts,
                 key=lambda g: (-counts[g], min(seq[m] for m in person.members if group_of[m] == g)),
