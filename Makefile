@@ -44,7 +44,7 @@ lint: bootstrap
 typecheck: bootstrap
 	$(BIN)/mypy $(foreach p,$(PACKAGES),-p $(p))
 	$(BIN)/mypy tests/reliability bench/__main__.py
-	MYPYPATH=bench $(BIN)/mypy $(filter-out bench/__init__.py bench/__main__.py,$(wildcard bench/*.py)) bench/pg_reference
+	MYPYPATH=bench $(BIN)/mypy $(filter-out bench/__init__.py bench/__main__.py,$(wildcard bench/*.py)) bench/pg_reference bench/figures
 
 imports: bootstrap
 	$(BIN)/lint-imports

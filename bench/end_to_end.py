@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from figures import percentile
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from joinedup.contract.kafka import admin_client, apply_topics, consumer, producer
@@ -442,14 +443,12 @@ def b2(
         reader.close()
         lat = sorted((received[k] - sent[k]) * 1000 for k in sent if k in received)
         offered = total / max(time.perf_counter() - began, 1e-6)
-        figures = f"{pct(lat, 50):.0f} | {pct(lat, 99):.0f} | {lat[-1]:.0f}" if lat else "- | - | -"
+        figures = (
+            f"{percentile(lat, 0.5):.0f} | {percentile(lat, 0.99):.0f} | {lat[-1]:.0f}"
+            if lat
+            else "- | - | -"
+        )
         print(f"| {share:.0%} of B1 | {offered:,.0f} | {len(lat)}/{len(sent)} | {figures} | {loadavg()} |")
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    return values[min(len(values) - 1, int(len(values) * q / 100))]
 
 
 def main() -> None:

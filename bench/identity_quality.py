@@ -27,6 +27,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from figures import percentile
+
 from joinedup.local.synthetic import NoiseLevel, SyntheticPopulation, generate_population
 from joinedup.projections.identity.evaluation import (
     QualityReport,
@@ -190,11 +192,6 @@ def run(level: str, seed: int, persons: int) -> Run:
     return result
 
 
-def percentile(values: list[int], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] / 1e6
-
-
 def mean(values: list[float]) -> float:
     return statistics.fmean(values)
 
@@ -257,9 +254,9 @@ def print_tables(runs: list[Run]) -> None:
         cpu = [ns for r in rs for ns in r.cpu_ns]
         rate = sum(len(r.latencies_ns) for r in rs) / sum(r.seconds for r in rs)
         print(
-            f"| {level} | {len(latencies)} | {percentile(latencies, 0.5):.3f} "
-            f"| {percentile(latencies, 0.99):.3f} | {max(latencies) / 1e6:.1f} | {rate:.0f} "
-            f"| {percentile(cpu, 0.5):.3f} | {percentile(cpu, 0.99):.3f} |"
+            f"| {level} | {len(latencies)} | {percentile(latencies, 0.5) / 1e6:.3f} "
+            f"| {percentile(latencies, 0.99) / 1e6:.3f} | {max(latencies) / 1e6:.1f} | {rate:.0f} "
+            f"| {percentile(cpu, 0.5) / 1e6:.3f} | {percentile(cpu, 0.99) / 1e6:.3f} |"
         )
 
 

@@ -41,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from figures import percentile
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from joinedup.contract.envelope import to_kafka_timestamp
@@ -93,11 +94,6 @@ def send(
         timestamp_ms=to_kafka_timestamp(at),
     )
     return event
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def wait_caught_up(

@@ -34,7 +34,6 @@ import resource
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +41,7 @@ from datetime import time as clock_time
 from typing import Any
 
 import psycopg
+from figures import percentile
 from pg_reference.intake import Incoming, Receipt, process
 from pg_reference.our_figures import Latency, OurFigures, parse_latency_option, read_figures
 from pg_reference.query import Caller, read_person
@@ -62,11 +62,6 @@ def load() -> str:
 def cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 # ---------------------------------------------------------------------------------------------- workload
@@ -341,7 +336,7 @@ def report(
     for run in intake_runs:
         print(
             f"| {run.label} | {run.per_s:,.0f} "
-            f"| {pct(run.commit_ms, 50):.1f} / {pct(run.commit_ms, 99):.1f} ms"
+            f"| {percentile(run.commit_ms, 0.5):.1f} / {percentile(run.commit_ms, 0.99):.1f} ms"
             f" | {run.client_cpu_s / run.submissions * 1e6:,.0f} µs"
             f" | {run.server_cpu_s / run.submissions * 1e6:,.0f} µs | {run.load_before} → {run.load_after} |"
         )
@@ -376,7 +371,7 @@ def report(
         offered = f"{q.rate:g}/s" if q.commit_wait else f"{q.rate:g}/s, synchronous_commit off"
         print(
             f"| {offered} | {q.achieved:.1f}/s | {q.requests:,} | {dict(sorted(q.statuses.items()))} "
-            f"| {pct(q.latencies_ms, 50):.2f} ms | {pct(q.latencies_ms, 99):.2f} ms "
+            f"| {percentile(q.latencies_ms, 0.5):.2f} ms | {percentile(q.latencies_ms, 0.99):.2f} ms "
             f"| {max(q.latencies_ms):.2f} ms | {q.client_cpu_s / q.requests * 1e6:,.0f} µs "
             f"| {q.server_cpu_s / q.requests * 1e6:,.0f} µs | {q.audited:,} | {q.load_after} |"
         )
@@ -400,7 +395,7 @@ def report(
         if not q.commit_wait:
             continue
         mine: Latency | None = (ours.b3 or {}).get(q.rate)
-        theirs50, theirs99 = pct(q.latencies_ms, 50), pct(q.latencies_ms, 99)
+        theirs50, theirs99 = percentile(q.latencies_ms, 0.5), percentile(q.latencies_ms, 0.99)
         if mine is None:
             print(f"| B3 p50 / p99 at {q.rate:g}/s | {theirs50:.2f} / {theirs99:.2f} ms | see B3 | — | — |")
         else:

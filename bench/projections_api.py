@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ import aiohttp
 import httpx
 import uvloop
 import yaml
+from figures import percentile
 from kafka import KafkaConsumer, TopicPartition
 
 from joinedup.contract.envelope import to_kafka_timestamp
@@ -69,10 +69,6 @@ from joinedup.projections.person_view.worker import PersonViewWorker
 from joinedup.projections.settings import ProjectionsSettings
 
 IDENTITY_TYPES = (PersonCreated, RecordLinked, PersonsMerged, PersonSplit)
-
-
-def pct(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
 def background(
@@ -193,8 +189,8 @@ def run(bootstrap: str, args: argparse.Namespace, tmp: Path) -> None:
         reader.close()
         lat = [(received[p] - sent[p]) * 1000 for p in sent if p in received]
         print(
-            f"ingest -> alert at 5/s: {len(lat)}/{len(sent)} alerts, p50 {pct(lat, 50):.0f} ms, "
-            f"p99 {pct(lat, 99):.0f} ms, max {max(lat):.0f} ms"
+            f"ingest -> alert at 5/s: {len(lat)}/{len(sent)} alerts, p50 {percentile(lat, 0.5):.0f} ms, "
+            f"p99 {percentile(lat, 0.99):.0f} ms, max {max(lat):.0f} ms"
         )
 
     # ---- query latency: the worker stops (the API reads its file); consent and API run as processes
@@ -352,13 +348,13 @@ async def open_loop(base: str, rate: float, seconds: float, headers: dict[str, s
         "total": total,
         "achieved": total / elapsed,
         "statuses": statuses,
-        "p50": pct(latencies, 50),
-        "p99": pct(latencies, 99),
+        "p50": percentile(latencies, 0.5),
+        "p99": percentile(latencies, 0.99),
         "max": max(latencies),
         "under_10ms": sum(1 for x in latencies if x < 10) / len(latencies),
-        "lag_p99": pct(lag, 99),
+        "lag_p99": percentile(lag, 0.99),
         "most_in_flight": most_in_flight,
-        "stages": {name: (pct(v, 50), pct(v, 99)) for name, v in stages.items() if v},
+        "stages": {name: (percentile(v, 0.5), percentile(v, 0.99)) for name, v in stages.items() if v},
     }
 
 
