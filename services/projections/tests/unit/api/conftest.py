@@ -22,6 +22,7 @@ from joinedup.projections.person_view.read_model import (
     SourceRecord,
     StatusChange,
     ViewItem,
+    found_views,
 )
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
@@ -164,6 +165,9 @@ class FakeReader:
                 r.family_name == search.family_name or r.nhs_number == search.nhs_number for r in v.records
             )
         )[:limit]
+
+    def find_views(self, search: PersonSearch, limit: int = 20) -> list[PersonView]:
+        return found_views(self, search, limit)
 
 
 class PolicyDecisions:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from joinedup.projections.api.view_cache import CachedPersonViews, SqliteDataVersion
-from joinedup.projections.person_view.read_model import PersonSearch, PersonView
+from joinedup.projections.person_view.read_model import PersonSearch, PersonView, found_views
 
 
 class CountingReader:
@@ -27,6 +27,9 @@ class CountingReader:
 
     def find_persons(self, search: PersonSearch, limit: int = 20) -> list[str]:
         return sorted(self.views)[:limit]
+
+    def find_views(self, search: PersonSearch, limit: int = 20) -> list[PersonView]:
+        return found_views(self, search, limit)
 
 
 def test_a_view_is_read_once_while_the_version_stands_and_again_once_it_moves(build: Any) -> None:

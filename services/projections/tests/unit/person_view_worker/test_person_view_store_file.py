@@ -126,6 +126,8 @@ def test_the_read_only_reader_sees_the_committed_view(tmp_path: Path) -> None:
         assert len(view.alerts) == 1
         assert reader.person_of_record("council-asc", "ASC-1") == "P-1"
         assert reader.find_persons(PersonSearch(nhs_number=NHS)) == ["P-1"]
+        assert reader.find_views(PersonSearch(nhs_number=NHS)) == [view]
+        assert reader.find_views(PersonSearch(family_name="Nobody-Of-That-Name")) == []
         assert reader.resolve_person_id("P-unknown") is None
     finally:
         reader.close()

@@ -409,9 +409,8 @@ def create_app(deps: ApiDependencies) -> FastAPI:
         permitted item), with the records it may see."""
         seen: set[str] = set()
         views: list[PersonView] = []
-        for found in deps.reader.find_persons(params.search(), deps.search_limit):
-            view = deps.reader.person(found)
-            if view is not None and view.person_id not in seen:
+        for view in deps.reader.find_views(params.search(), deps.search_limit):
+            if view.person_id not in seen:
                 seen.add(view.person_id)
                 views.append(view)
         visible = [d for d in await disclosures(views, caller) if d.has_basis]

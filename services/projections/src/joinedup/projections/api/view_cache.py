@@ -88,3 +88,6 @@ class CachedPersonViews:
 
     def find_persons(self, search: PersonSearch, limit: int = 20) -> list[str]:
         return self._reader.find_persons(search, limit)
+
+    def find_views(self, search: PersonSearch, limit: int = 20) -> list[PersonView]:
+        return self._reader.find_views(search, limit)  # one read of the store, not one per person

@@ -83,3 +83,13 @@ class PersonViewReader(Protocol):
     def find_persons(
         self, search: PersonSearch, limit: int = 20
     ) -> list[str]: ...  # person ids, deterministic order
+
+    def find_views(
+        self, search: PersonSearch, limit: int = 20
+    ) -> list[PersonView]: ...  # the views of find_persons, all read from one committed state
+
+
+def found_views(reader: PersonViewReader, search: PersonSearch, limit: int) -> list[PersonView]:
+    """``find_views`` from ``find_persons`` and ``person``, for a reader whose calls share one transaction."""
+    views = (reader.person(person_id) for person_id in reader.find_persons(search, limit))
+    return [view for view in views if view is not None]

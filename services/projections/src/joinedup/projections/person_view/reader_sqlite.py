@@ -76,6 +76,9 @@ class ReadOnlySqlitePersonViewReader:
     def find_persons(self, search: PersonSearch, limit: int = 20) -> list[str]:
         return self._read(lambda store: store.find_persons(search, limit), [])
 
+    def find_views(self, search: PersonSearch, limit: int = 20) -> list[PersonView]:
+        return self._read(lambda store: store.find_views(search, limit), [])
+
     def close(self) -> None:
         with self._lock:
             connections, self._connections = self._connections, []

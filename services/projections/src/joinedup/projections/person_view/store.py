@@ -34,6 +34,7 @@ from joinedup.projections.person_view.read_model import (
     PersonViewReader,
     SourceRecord,
     StatusChange,
+    found_views,
 )
 from joinedup.projections.person_view.search_keys import record_matches
 
@@ -328,6 +329,9 @@ class MemoryPersonViewStore:
 
     def person_of_record(self, agency: str, local_person_id: str) -> str | None:
         return self._person_of.get((agency, local_person_id))
+
+    def find_views(self, search: PersonSearch, limit: int = 20) -> list[PersonView]:
+        return found_views(self, search, limit)
 
     def find_persons(self, search: PersonSearch, limit: int = 20) -> list[str]:
         found = {

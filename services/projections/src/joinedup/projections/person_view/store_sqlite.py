@@ -26,7 +26,13 @@ from typing import Any
 
 from joinedup.contract.outbox import ShardStore
 from joinedup.projections.person_view.assembly import ViewAssembly
-from joinedup.projections.person_view.read_model import PersonSearch, PersonView, SourceRecord, StatusChange
+from joinedup.projections.person_view.read_model import (
+    PersonSearch,
+    PersonView,
+    SourceRecord,
+    StatusChange,
+    found_views,
+)
 from joinedup.projections.person_view.search_keys import (
     name_search_key,
     nhs_search_key,
@@ -440,6 +446,9 @@ class SqlitePersonViewStore:
             (agency, local_person_id),
         ).fetchone()
         return str(row[0]) if row is not None and row[0] is not None else None
+
+    def find_views(self, search: PersonSearch, limit: int = 20) -> list[PersonView]:
+        return found_views(self, search, limit)
 
     def find_persons(self, search: PersonSearch, limit: int = 20) -> list[str]:
         keys = (
