@@ -5,6 +5,7 @@ every arrival order, never across a cannot-link, and also when the corroborating
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,12 @@ from joinedup.projections.identity.match_model import default_match_model
 from joinedup.projections.identity.matching import CORROBORATE, LINK, Matcher
 from joinedup.projections.identity.nicknames import default_nicknames
 from joinedup.projections.identity.normalise import features_of
-from joinedup.projections.identity.records import RecordKey, RecordObserved, SourceRecord
+from joinedup.projections.identity.records import (
+    DifferentPersonsAsserted,
+    RecordKey,
+    RecordObserved,
+    SourceRecord,
+)
 from joinedup.projections.identity.resolver import IdentityResolver
 from joinedup.projections.identity.store import InMemoryIdentityStore
 
@@ -201,3 +207,26 @@ def test_one_valid_nhs_number_links_a_record_written_surname_first_under_a_forme
     comparison = Matcher(default_match_model()).compare(features(A1, records), features(B, records))
     assert comparison.verdict == LINK
     assert comparison.rule == "nhs-number"
+
+
+def test_a_person_level_link_falls_when_its_corroborating_record_is_asserted_to_be_someone_else(
+    different_persons: Callable[..., DifferentPersonsAsserted],
+) -> None:
+    # B joins A1 only through A2's phone; once a DPO says A2 is not A1's person, nothing corroborates B-A1.
+    resolver = IdentityResolver(InMemoryIdentityStore())
+    resolver.resolve_all(observations([A1, A2, B], RECORDS))
+    assert resolver.person_of(A1) == resolver.person_of(B)
+    resolver.resolve(different_persons((A1.agency, A1.local_person_id), (A2.agency, A2.local_person_id)))
+    assert resolver.person_of(A1) != resolver.person_of(A2)
+    assert resolver.person_of(A1) != resolver.person_of(B)
+    assert all(link.rule != RULE_PERSON_EVIDENCE for link in explain(resolver.store, A1).links if link.holds)
+
+
+def test_a_person_level_link_falls_when_its_corroborating_record_changes_its_phone() -> None:
+    resolver = IdentityResolver(InMemoryIdentityStore())
+    resolver.resolve_all(observations([A1, A2, B], RECORDS))
+    assert resolver.person_of(A1) == resolver.person_of(B)
+    moved = {**RECORDS, A2: RECORDS[A2].model_copy(update={"phone": "07700 900999"})}
+    resolver.resolve(observations([A1, A2, B, A2], moved)[3])
+    assert resolver.person_of(A1) == resolver.person_of(A2)
+    assert resolver.person_of(A1) != resolver.person_of(B)

@@ -9,13 +9,16 @@ between whole groups.
 Person-level evidence: a pending link (a pair whose score links but that nothing places at one person: see
 matching.CORROBORATE) joins its two groups only when one record of the pair shares a locator (address,
 phone, e-mail, a near identifier) with a record of the other's group. That is a fix-point: each round
-redoes the union from scratch with the corroborated links found so far, and corroborated links are never
-withdrawn, so the rounds end and the result is still a function of the records and links alone.
+redoes the union from scratch with the corroborated links found so far, tried after all other links and
+in the round they were found in. A corroborated link that joined its groups while none of the records that
+corroborated it ended in the person (set aside as ambiguous, or refused by a later link) is withdrawn for
+good. Each pending link is found at most once and withdrawn at most once, so the rounds end, and the result
+is still a function of the records and links alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 
 from joinedup.projections.identity.events import RULE_PERSON_EVIDENCE
@@ -60,8 +63,9 @@ class Partition:
     """Records whose scored links were set aside because they fit two persons that cannot be one."""
 
 
-Corroborator = Callable[[RecordKey, Sequence[RecordKey]], tuple[str, ...]]
-"""(record, the other group's records) -> the locator agreements found, each naming its record; () if none."""
+Corroborator = Callable[[RecordKey, Sequence[RecordKey]], tuple[tuple[str, RecordKey], ...]]
+"""(record, the other group's records) -> the locator agreements found, each as (field and level, the other
+record that agrees: ``("phone:agree", key)``); () if none."""
 Veto = Callable[[Link, Sequence[RecordKey], Sequence[RecordKey]], bool]
 """(scored link, one group's records, the other's) -> True when the groups read as two people."""
 
@@ -151,7 +155,8 @@ def partition_records(
     veto: Veto | None = None,
 ) -> Partition:
     """Greedy union in link order under the cannot-link constraints, then person-level evidence for the
-    pending links (tier ``TIER_PENDING``) until no more are corroborated.
+    pending links (tier ``TIER_PENDING``) until no more are corroborated, withdrawing for good any that
+    joined without one of the records that corroborated it beside it (see the module docstring).
 
     With ``ambiguity_margin``, a record that scores almost as well against a person it cannot join as against
     the person it joined is not attached by score at all (its scored links are set aside and the union is
@@ -164,29 +169,47 @@ def partition_records(
         return Partition(tuple((key,) for key in sorted(records)), ())
     pending = [link for link in given if link.tier == TIER_PENDING]
     ordered = [link for link in given if link.tier != TIER_PENDING]
-    corroborated: dict[tuple[RecordKey, RecordKey], Link] = {}
+    corroborators: dict[tuple[RecordKey, RecordKey], frozenset[RecordKey]] = {}
+    withdrawn: set[tuple[RecordKey, RecordKey]] = set()
     while True:
         result = _partition(records, ordered, strong_ids, must_not_link, ambiguity_margin, veto)
         if corroborate is None or not pending:
             return result
-        found = _corroborated(result, pending, corroborated, corroborate)
+        group_of = {key: index for index, group in enumerate(result.groups) for key in group}
+        # A person-level link that joined, while every record that corroborated it ended elsewhere.
+        unsupported = {
+            link.pair
+            for link in result.used
+            if link.tier == TIER_PERSON
+            and all(group_of[key] != group_of[link.a] for key in corroborators[link.pair])
+        }
+        if unsupported:
+            withdrawn |= unsupported
+            ordered = [link for link in ordered if link.pair not in unsupported]
+            continue
+        found = _corroborated(result, group_of, pending, corroborators.keys() | withdrawn, corroborate)
         if not found:
             return result
-        corroborated.update((link.pair, link) for link in found)
-        ordered = sorted([*ordered, *found], key=_union_order)
+        corroborators.update((link.pair, by) for link, by in found)
+        # A round's links go after every earlier round's: when one is tried, the groups it was corroborated
+        # against have formed again (the same links before it, in the same order), so a record that
+        # corroborated it is on the other side; sorted in among them, it could join first and leave that
+        # record, refused later, in another person.
+        ordered = [*ordered, *sorted((link for link, _ in found), key=_union_order)]
 
 
 def _corroborated(
     result: Partition,
+    group_of: Mapping[RecordKey, int],
     pending: Sequence[Link],
-    done: Mapping[tuple[RecordKey, RecordKey], Link],
+    skip: Set[tuple[RecordKey, RecordKey]],
     corroborate: Corroborator,
-) -> list[Link]:
-    """The pending links across two groups that a record of the pair and the other group corroborate."""
-    group_of = {key: index for index, group in enumerate(result.groups) for key in group}
-    found: list[Link] = []
+) -> list[tuple[Link, frozenset[RecordKey]]]:
+    """The pending links across two groups that a record of the pair and the other group corroborate (not
+    those in ``skip``), as person-level links with the records that corroborated them."""
+    found: list[tuple[Link, frozenset[RecordKey]]] = []
     for link in pending:
-        if link.pair in done or group_of[link.a] == group_of[link.b]:
+        if link.pair in skip or group_of[link.a] == group_of[link.b]:
             continue
         if link.a in result.ambiguous or link.b in result.ambiguous:
             continue
@@ -194,14 +217,16 @@ def _corroborated(
             link.b, result.groups[group_of[link.a]]
         )
         if evidence:
-            found.append(
-                replace(
-                    link,
-                    tier=TIER_PERSON,
-                    rule=RULE_PERSON_EVIDENCE,
-                    agreed_fields=(*link.agreed_fields, *evidence),
-                )
+            person_level = replace(
+                link,
+                tier=TIER_PERSON,
+                rule=RULE_PERSON_EVIDENCE,
+                agreed_fields=(
+                    *link.agreed_fields,
+                    *(f"{field}@{key.agency}/{key.local_person_id}" for field, key in evidence),
+                ),
             )
+            found.append((person_level, frozenset(key for _, key in evidence)))
     return found
 
 

@@ -12,7 +12,7 @@ every collection a decision iterates over is sorted first.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,7 +52,7 @@ from joinedup.projections.identity.matching import (
 )
 from joinedup.projections.identity.nicknames import Nicknames, default_nicknames
 from joinedup.projections.identity.normalise import features_of
-from joinedup.projections.identity.partition import StrongIds, partition_records
+from joinedup.projections.identity.partition import Corroborator, StrongIds, partition_records
 from joinedup.projections.identity.records import (
     DifferentPersonsAsserted,
     RecordKey,
@@ -481,24 +481,23 @@ class IdentityResolver:
         events.extend(self._ambiguity_reviews(result.ambiguous, links, cause))
         return events
 
-    def _corroborator(self) -> Callable[[RecordKey, Sequence[RecordKey]], tuple[str, ...]]:
-        """Person-level evidence: the locators a record shares with another person's records, each field
-        named with the record that holds it (``phone:agree@agency/local-id``)."""
+    def _corroborator(self) -> Corroborator:
+        """Person-level evidence: the locators a record shares with another person's records, each with the
+        record that holds it (shown as ``phone:agree@agency/local-id``)."""
         store = self._store
         line = self._model.strings.address_line_similarity
 
-        def corroborate(key: RecordKey, others: Sequence[RecordKey]) -> tuple[str, ...]:
+        def corroborate(key: RecordKey, others: Sequence[RecordKey]) -> tuple[tuple[str, RecordKey], ...]:
             mine = store.get_record(key)
             if mine is None:  # pragma: no cover - every key in a component is a stored record
                 return ()
-            found: list[str] = []
+            found: list[tuple[str, RecordKey]] = []
             for other in others:
                 theirs = store.get_record(other)
                 if other == key or theirs is None:
                     continue
                 found.extend(
-                    f"{field}@{other.agency}/{other.local_person_id}"
-                    for field in locator_agreements(mine.features, theirs.features, line)
+                    (field, other) for field in locator_agreements(mine.features, theirs.features, line)
                 )
             return tuple(found)
 
