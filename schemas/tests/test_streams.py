@@ -3,12 +3,14 @@ and the outbox's sequence numbers."""
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import pytest
+from fastavro import schemaless_writer
 
 from joinedup.contract.envelope import envelope_for, event_id_for, from_kafka_timestamp
 from joinedup.contract.examples import example
@@ -16,7 +18,7 @@ from joinedup.contract.models.deadletter import DeadLetter
 from joinedup.contract.models.intake import ContactRecord
 from joinedup.contract.models.receipts import SubmissionAccepted
 from joinedup.contract.outbox import Publication, ShardStore, shard_path
-from joinedup.contract.serde import Codec
+from joinedup.contract.serde import MAGIC, Codec
 from joinedup.contract.streams import (
     DatumInput,
     Input,
@@ -355,3 +357,29 @@ def test_a_handler_that_reads_datums_gets_the_dict_form_of_each_input_and_bad_by
         ("DeadLetter", 2),
     ]
     assert store.next_offsets() == {(PREFIX + INTAKE, 0): 4}
+
+
+def test_a_handler_that_reads_datums_gets_an_older_schema_versions_record_in_the_current_schema(
+    store: ShardStore, codec: Codec
+) -> None:
+    record = codec.contract.for_model(ContactRecord)
+    old = record.versions[0]
+    assert old is not record.current
+    data = example(ContactRecord).model_dump(exclude={"duration_minutes"})
+    data["envelope"]["schema_fingerprint"] = old.fingerprint_hex
+    body = io.BytesIO()
+    schemaless_writer(body, old.parsed, data)
+    written = MAGIC + old.fingerprint + body.getvalue()
+    reader = DatumReader()
+    processor = ShardProcessor(
+        store,
+        reader,
+        topic_names=NAMES,
+        group="joinedup.test.intake",
+        source="urn:joinedup:test",
+        codec=codec,
+    )
+    assert processor.process([raw(0, written)]).dead_letters == 0
+    (item,) = reader.inputs
+    assert "duration_minutes" in item.fields  # filled from the current schema's default, as for a model
+    assert ContactRecord.model_validate(item.fields) == codec.decode(written)

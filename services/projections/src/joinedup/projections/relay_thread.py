@@ -36,6 +36,9 @@ WAL_AUTOCHECKPOINT_PAGES = 1000
 fsyncs it), in the committing thread. While a relay thread runs, no commit does: neither the worker's (its
 records would wait) nor the relay's (its Kafka transactions would); the :class:`WalCheckpointer` does."""
 
+WAL_RESTART_FRAMES = 10 * WAL_AUTOCHECKPOINT_PAGES
+"""A WAL this long (in pages, about 40 MB) is restarted (:class:`WalCheckpointer`), not only copied."""
+
 
 class RelayStore(ShardStore):
     """The relay's connection to the worker's file; tells when the relay has resumed at its position.
@@ -67,10 +70,26 @@ class WalCheckpointer:
     """Checkpoints a store file's WAL (``PASSIVE``: never waits for, nor blocks, a writer or a reader) on a
     thread and connection of its own, so that copying the WAL into the file and fsyncing it holds up
     neither the worker's batches nor the relay's Kafka transactions. Durability does not depend on it: a
-    commit is durable once it is in the WAL."""
+    commit is durable once it is in the WAL.
 
-    def __init__(self, path: Path, *, name: str) -> None:
+    A passive checkpoint does not keep the WAL short by itself: the next commit starts the WAL again from
+    its beginning only if a checkpoint copied all of it and nothing was committed since, and under a steady
+    stream of batches one always is while it copies, so the WAL would grow by every commit for as long as
+    the stream lasts. A WAL of ``restart_after_frames`` pages or more is therefore checkpointed with
+    ``RESTART``, which waits for the writer (the worker's next commit waits for it in turn) and the readers
+    for up to ``restart_wait_ms``, so that the next commit starts the WAL again (else it tries next time)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        name: str,
+        restart_after_frames: int = WAL_RESTART_FRAMES,
+        restart_wait_ms: int = 200,
+    ) -> None:
         self._path = path
+        self._restart_after_frames = restart_after_frames
+        self._restart_wait_ms = restart_wait_ms
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._db: sqlite3.Connection | None = None
 
@@ -84,7 +103,14 @@ class WalCheckpointer:
     def _checkpoint(self) -> None:
         if self._db is None:
             self._db = sqlite3.connect(self._path, isolation_level=None, timeout=30.0)
-        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        db = self._db
+        _busy, frames, _copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if frames >= self._restart_after_frames:
+            db.execute(f"PRAGMA busy_timeout={self._restart_wait_ms}")
+            try:
+                db.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()  # busy: it tries again next time
+            finally:
+                db.execute("PRAGMA busy_timeout=30000")
 
     def _close(self) -> None:
         if self._db is not None:

@@ -7,6 +7,9 @@ import uuid
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from joinedup.contract.envelope import from_kafka_timestamp, to_kafka_timestamp
 from joinedup.contract.models.deadletter import DeadLetter
@@ -14,10 +17,12 @@ from joinedup.contract.models.identity import PersonCreated, PersonSplit
 from joinedup.contract.models.shared_records import RecordRef
 from joinedup.contract.outbox import ShardStore
 from joinedup.contract.serde import default_codec
-from joinedup.contract.streams import RawRecord, ShardProcessor
+from joinedup.contract.streams import Datum, RawRecord, ShardProcessor
 from joinedup.contract.topics import DEAD_LETTER, IDENTITY_ASSERTIONS, IDENTITY_EVENTS
+from joinedup.projections.identity import stream_handler
 from joinedup.projections.identity.assertion_publisher import build_assertion
 from joinedup.projections.identity.explain import export_rows
+from joinedup.projections.identity.store_sqlite import SqliteIdentityStore
 from joinedup.projections.identity.stream_handler import IdentityStreamHandler
 from joinedup.projections.identity.worker import READER, SOURCE
 
@@ -128,3 +133,35 @@ def test_an_assertion_the_rules_refuse_is_dead_lettered_and_changes_nothing(
     assert letters[0].source_topic == IDENTITY_ASSERTIONS
     assert any(t == IDENTITY_EVENTS for t, _ in published)  # the good record of the batch went through
     assert run.shard.next_offsets()[(IDENTITY_ASSERTIONS, 0)] == 1
+
+
+def test_when_an_output_fails_to_encode_only_its_record_is_dead_lettered_and_the_rest_is_kept_in_the_file(
+    small_feed: Feed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runtime encodes a handler's outputs after ``handle`` returned, under the same savepoint: an output
+    that fails to encode rolls back the batch's writes, and the handler must not keep them in memory only."""
+    bad = small_feed.events[5].envelope.event_id
+    made = stream_handler.identity_datum
+
+    def identity_datum(event: Any, recorded_at: Any, *, correlation_id: str, causation_id: Any) -> Datum:
+        datum = made(event, recorded_at, correlation_id=correlation_id, causation_id=causation_id)
+        if causation_id == bad:
+            return Datum(
+                datum.avro_name, {**datum.fields, "person_id": None}, datum.event_id, datum.recorded_at
+            )
+        return datum
+
+    monkeypatch.setattr(stream_handler, "identity_datum", identity_datum)
+    run = Run(tmp_path / "a.sqlite")
+    run.feed(small_feed.raw[:10], batch=10)
+    run.feed(small_feed.raw[10:12])
+    topics = [topic for topic, _ in run.outputs()]
+    assert topics.count(DEAD_LETTER) == 1
+    kept = {
+        (a, local) for a, local, _ in export_rows(SqliteIdentityStore(run.shard.connection, create=False))
+    }
+    expected = {
+        (r.agency, r.local_person_id) for i, r in enumerate(small_feed.population.stream()[:12]) if i != 5
+    }
+    assert kept == expected
+    assert kept == {(a, local) for a, local, _ in export_rows(run.handler.store)}

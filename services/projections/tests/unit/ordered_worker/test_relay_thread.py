@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -183,3 +184,38 @@ def test_the_checkpointer_copies_the_wal_into_the_file_from_its_own_thread(tmp_p
             checkpointer.close()
         assert path.stat().st_size > before + 150_000
         assert worker.pending() == 200
+
+
+def test_under_a_steady_stream_of_commits_the_checkpointer_keeps_the_wal_short(tmp_path: Path) -> None:
+    """A passive checkpoint never finishes while commits keep coming, and only a finished one lets the WAL
+    start again from its beginning: without the restart the WAL grew by every commit."""
+    path = tmp_path / "s.sqlite"
+    written = 0
+    checkpointer = WalCheckpointer(path, name="test-checkpoint", restart_after_frames=250)
+    stop = threading.Event()
+
+    def checkpoints() -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            while not stop.wait(0.05):
+                loop.run_until_complete(checkpointer.checkpoint())
+        finally:
+            loop.close()
+
+    with ShardStore(path) as worker, checkpoints_left_to_the_relay(worker.connection):
+        thread = threading.Thread(target=checkpoints)
+        thread.start()
+        try:
+            for n in range(1200):
+                with worker.transaction():
+                    worker.append([Publication("t", b"k", bytes([n % 256]) * 8000)])
+                written += 8000
+                worker.mark_sent(n)
+                time.sleep(0.001)  # the next batch is decoded and handled
+        finally:
+            stop.set()
+            thread.join()
+            checkpointer.close()
+        wal = Path(f"{path}-wal").stat().st_size
+    assert written > 9_000_000
+    assert wal < written / 2  # it was over 5 times what the batches wrote

@@ -169,6 +169,9 @@ class SqliteIdentityStore:
         self._reviewed: set[Pair] = set()
         self._processed: list[str] = []
         self._sequence_dirty = False
+        self._flushes = 0
+        """How many flushes the memory reflects; the file counts its own (``identity_meta``), so a flush
+        whose transaction or savepoint was rolled back shows (:meth:`out_of_step`)."""
         if create:  # a read-only reader (the CLI) passes create=False
             if db.in_transaction:
                 raise RuntimeError("open the identity store outside a transaction (it creates its tables)")
@@ -184,6 +187,7 @@ class SqliteIdentityStore:
         db = self._db
         row = db.execute("SELECT value FROM identity_meta WHERE name = 'sequence'").fetchone()
         self._sequence = int(row[0]) if row else 0
+        self._flushes = self._flushes_in_file()
         for text, seq in db.execute("SELECT record, seq FROM identity_records ORDER BY seq"):
             record = SourceRecord.model_validate_json(text)
             features = features_of(record, self._nicknames)
@@ -212,9 +216,42 @@ class SqliteIdentityStore:
         for (input_id,) in db.execute("SELECT input_id FROM identity_processed"):
             memory.mark_processed(str(input_id))
 
+    def out_of_step(self) -> bool:
+        """Whether memory holds what the file does not: changes not flushed (a call that failed midway), or
+        a flush that the caller's transaction or savepoint has since rolled back (say, an output of the
+        batch did not encode). Then :meth:`reload` before going on, or those changes are lost from the
+        file while memory takes them as kept."""
+        return self._has_changes() or self._flushes_in_file() != self._flushes
+
+    def _flushes_in_file(self) -> int:
+        row = self._db.execute("SELECT value FROM identity_meta WHERE name = 'flushes'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _has_changes(self) -> bool:
+        return self._sequence_dirty or any(
+            (
+                self._records,
+                self._links,
+                self._person_of,
+                self._persons,
+                self._aliases,
+                self._assertions,
+                self._reviewed,
+                self._processed,
+            )
+        )
+
     def flush(self) -> None:
         """Write every change since the last flush into the caller's open transaction."""
+        if not self._has_changes():
+            return
         db, memory = self._db, self._memory
+        self._flushes += 1
+        db.execute(
+            "INSERT INTO identity_meta (name, value) VALUES ('flushes', ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (self._flushes,),
+        )
         if self._sequence_dirty:
             db.execute(
                 "INSERT INTO identity_meta (name, value) VALUES ('sequence', ?) "

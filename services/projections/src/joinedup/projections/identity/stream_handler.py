@@ -48,13 +48,10 @@ class IdentityStreamHandler:
         """Per-input resolution time (resolve + mapping), when ``measure`` is on (benchmarks only)."""
         self.cpu_ns: list[int] = []
         """The same, in this thread's CPU time (what is left when the machine's other processes are not)."""
-        self._dirty = False
 
     def handle(self, inputs: Sequence[Input | DatumInput]) -> Sequence[Output]:
-        if self._dirty:  # the last call failed and its transaction (or savepoint) was rolled back
+        if self.store.out_of_step():  # the last call failed, or the runtime rolled back what it wrote
             self.store.reload()
-            self._dirty = False
-        self._dirty = True
         outputs: list[Output] = []
         for item in inputs:
             if not self.measure:
@@ -65,7 +62,6 @@ class IdentityStreamHandler:
             self.latencies_ns.append(time.perf_counter_ns() - started)
             self.cpu_ns.append(time.thread_time_ns() - cpu)
         self.store.flush()
-        self._dirty = False
         return outputs
 
     def _resolve(self, item: Input | DatumInput) -> list[Output]:
