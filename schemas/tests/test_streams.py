@@ -324,11 +324,8 @@ class DatumReader:
         return []
 
 
-def test_a_handler_that_reads_datums_gets_the_dict_form_of_each_input_and_bad_bytes_are_still_dead_lettered(
-    store: ShardStore, codec: Codec
-) -> None:
-    reader = DatumReader()
-    processor = ShardProcessor(
+def datum_processor(store: ShardStore, reader: DatumReader, codec: Codec) -> ShardProcessor:
+    return ShardProcessor(
         store,
         reader,
         topic_names=NAMES,
@@ -336,6 +333,13 @@ def test_a_handler_that_reads_datums_gets_the_dict_form_of_each_input_and_bad_by
         source="urn:joinedup:test",
         codec=codec,
     )
+
+
+def test_a_handler_that_reads_datums_gets_the_dict_form_of_each_input_and_bad_bytes_are_still_dead_lettered(
+    store: ShardStore, codec: Codec
+) -> None:
+    reader = DatumReader()
+    processor = datum_processor(store, reader, codec)
     good = contact(codec, "C-1")
     result = processor.process(
         [
@@ -371,14 +375,7 @@ def test_a_handler_that_reads_datums_gets_an_older_schema_versions_record_in_the
     schemaless_writer(body, old.parsed, data)
     written = MAGIC + old.fingerprint + body.getvalue()
     reader = DatumReader()
-    processor = ShardProcessor(
-        store,
-        reader,
-        topic_names=NAMES,
-        group="joinedup.test.intake",
-        source="urn:joinedup:test",
-        codec=codec,
-    )
+    processor = datum_processor(store, reader, codec)
     assert processor.process([raw(0, written)]).dead_letters == 0
     (item,) = reader.inputs
     assert "duration_minutes" in item.fields  # filled from the current schema's default, as for a model

@@ -227,19 +227,20 @@ class SqliteIdentityStore:
         row = self._db.execute("SELECT value FROM identity_meta WHERE name = 'flushes'").fetchone()
         return int(row[0]) if row else 0
 
-    def _has_changes(self) -> bool:
-        return self._sequence_dirty or any(
-            (
-                self._records,
-                self._links,
-                self._person_of,
-                self._persons,
-                self._aliases,
-                self._assertions,
-                self._reviewed,
-                self._processed,
-            )
+    def _changed(self) -> tuple[set[Any], ...]:
+        """The keys changed since the last flush, one set per table (the processed inputs apart)."""
+        return (
+            self._records,
+            self._links,
+            self._person_of,
+            self._persons,
+            self._aliases,
+            self._assertions,
+            self._reviewed,
         )
+
+    def _has_changes(self) -> bool:
+        return self._sequence_dirty or bool(self._processed) or any(self._changed())
 
     def flush(self) -> None:
         """Write every change since the last flush into the caller's open transaction."""
@@ -324,15 +325,7 @@ class SqliteIdentityStore:
 
     def _forget_changes(self) -> None:
         """Nothing is dirty any more (flushed, or memory reloaded from the file)."""
-        for dirty in (
-            self._records,
-            self._links,
-            self._person_of,
-            self._persons,
-            self._aliases,
-            self._assertions,
-            self._reviewed,
-        ):
+        for dirty in self._changed():
             dirty.clear()
         self._processed.clear()
         self._sequence_dirty = False
