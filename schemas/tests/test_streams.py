@@ -93,8 +93,7 @@ def handler(store: ShardStore) -> CountingHandler:
     return CountingHandler(store.connection)
 
 
-@pytest.fixture
-def processor(store: ShardStore, handler: CountingHandler, codec: Codec) -> ShardProcessor:
+def processor_of(store: ShardStore, handler: CountingHandler | DatumReader, codec: Codec) -> ShardProcessor:
     return ShardProcessor(
         store,
         handler,
@@ -103,6 +102,11 @@ def processor(store: ShardStore, handler: CountingHandler, codec: Codec) -> Shar
         source="urn:joinedup:test",
         codec=codec,
     )
+
+
+@pytest.fixture
+def processor(store: ShardStore, handler: CountingHandler, codec: Codec) -> ShardProcessor:
+    return processor_of(store, handler, codec)
 
 
 def test_names_follow_the_conventions() -> None:
@@ -324,22 +328,11 @@ class DatumReader:
         return []
 
 
-def datum_processor(store: ShardStore, reader: DatumReader, codec: Codec) -> ShardProcessor:
-    return ShardProcessor(
-        store,
-        reader,
-        topic_names=NAMES,
-        group="joinedup.test.intake",
-        source="urn:joinedup:test",
-        codec=codec,
-    )
-
-
 def test_a_handler_that_reads_datums_gets_the_dict_form_of_each_input_and_bad_bytes_are_still_dead_lettered(
     store: ShardStore, codec: Codec
 ) -> None:
     reader = DatumReader()
-    processor = datum_processor(store, reader, codec)
+    processor = processor_of(store, reader, codec)
     good = contact(codec, "C-1")
     result = processor.process(
         [
@@ -375,7 +368,7 @@ def test_a_handler_that_reads_datums_gets_an_older_schema_versions_record_in_the
     schemaless_writer(body, old.parsed, data)
     written = MAGIC + old.fingerprint + body.getvalue()
     reader = DatumReader()
-    processor = datum_processor(store, reader, codec)
+    processor = processor_of(store, reader, codec)
     assert processor.process([raw(0, written)]).dead_letters == 0
     (item,) = reader.inputs
     assert "duration_minutes" in item.fields  # filled from the current schema's default, as for a model
