@@ -33,8 +33,7 @@ class Scores(BaseModel):
     def of(cls, correct: int, predicted: int, actual: int) -> Scores:
         precision = correct / predicted if predicted else 1.0
         recall = correct / actual if actual else 1.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        return cls(precision=precision, recall=recall, f1=f1)
+        return cls.of_shares(precision, recall)
 
     @classmethod
     def of_shares(cls, precision: float, recall: float) -> Scores:

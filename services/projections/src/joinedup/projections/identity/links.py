@@ -45,3 +45,8 @@ class Link:
     @property
     def pair(self) -> tuple[RecordKey, RecordKey]:
         return (self.a, self.b)
+
+    @property
+    def surname_agrees(self) -> bool:
+        """Whether the comparison behind the link agreed on the family name (a ``family_name:`` field)."""
+        return any(field.startswith("family_name:") for field in self.agreed_fields)

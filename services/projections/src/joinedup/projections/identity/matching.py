@@ -22,6 +22,7 @@ from joinedup.projections.identity.events import (
 from joinedup.projections.identity.match_model import FIELD_LEVELS, MatchModel
 from joinedup.projections.identity.normalise import Features
 from joinedup.projections.identity.rules import (
+    GIVEN_NAME_OWN,
     levels_contradict_identity,
     strong_identifier_rule,
     strong_identifiers_conflict,
@@ -54,7 +55,6 @@ _LOCATOR_LEVELS = frozenset(
     }
 )
 _DATE_OF_BIRTH_WHOLE = frozenset({"exact", "transposed"})
-_GIVEN_NAME_OWN_LEVELS = frozenset({"exact", "nickname", "typo"})
 _SIMILAR_JW = 0.85
 # A score is rounded to 4 places and summed in another order than a bound on it: keep the bound well clear.
 _SCORE_BOUND_MARGIN = 1e-3
@@ -301,7 +301,7 @@ class Matcher:
             if left is None or right is None:
                 continue
             s_given = given_name_level(left, right, self._jw)
-            if s_given in _GIVEN_NAME_OWN_LEVELS:
+            if s_given in GIVEN_NAME_OWN:
                 return s_given, family_name_level(left, right, self._jw)
         return given, family
 
@@ -391,7 +391,7 @@ class Matcher:
             family,
             dob,
             sex,
-            sex_neutral,
+            sex_neutral=sex_neutral,
             located=located,
         )
         return Comparison(
@@ -426,9 +426,9 @@ class Matcher:
         family: str | None,
         dob: str | None,
         sex: str | None,
-        sex_neutral: bool = False,
         *,
-        located: bool = True,
+        sex_neutral: bool,
+        located: bool,
     ) -> tuple[str, str | None, str | None]:
         """(verdict, rule that linked, review reason). ``sex_neutral``: the given names differ by a slip that
         cannot make another sex's name (see ``sex_neutral_slip``)."""

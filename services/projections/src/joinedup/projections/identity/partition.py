@@ -141,8 +141,7 @@ def _ambiguous(
 def _union_order(link: Link) -> tuple[int, bool, float, RecordKey, RecordKey]:
     """``Link.order``, except that within a scored tier the links on which the surnames do not agree come
     last: by then each side has gathered its other records, so a veto sees whole persons."""
-    surname_agrees = any(field.startswith("family_name:") for field in link.agreed_fields)
-    return (link.tier, link.tier in SCORED_TIERS and not surname_agrees, -link.score, link.a, link.b)
+    return (link.tier, link.tier in SCORED_TIERS and not link.surname_agrees, -link.score, link.a, link.b)
 
 
 def partition_records(

@@ -12,6 +12,7 @@ every collection a decision iterates over is sorted first.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,7 +62,11 @@ from joinedup.projections.identity.records import (
     ResolverInput,
     SamePersonAsserted,
 )
-from joinedup.projections.identity.rules import check_assertion_names_two_records, check_same_person_allowed
+from joinedup.projections.identity.rules import (
+    FAMILY_NAME_OWN,
+    check_assertion_names_two_records,
+    check_same_person_allowed,
+)
 from joinedup.projections.identity.store import (
     Assertion,
     AssertionKind,
@@ -73,7 +78,6 @@ from joinedup.projections.identity.store import (
 PERSON_NAMESPACE = uuid.UUID("5b0f3c52-8f0e-5d7a-9a51-6a1f3e0c2d11")
 EVENT_NAMESPACE = uuid.UUID("0c3e8f4a-1d2b-5e6f-8a9b-7c6d5e4f3a21")
 _REFUSED = float("-inf")  # the reviewed "score" of an asserted link already sent back to a human
-_FAMILY_AGREES = frozenset({"exact", "partial", "typo"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,24 +298,29 @@ class IdentityResolver:
                     store.put_link(self._link(a, b, comparison, a_record.blocks, b_record.blocks))
         return set(members)
 
+    def _same_person_assertions(self, key: RecordKey) -> list[tuple[RecordKey, Assertion]]:
+        """The "same person" assertions on ``key`` whose other record is stored, by other record."""
+        return [
+            (other, assertion)
+            for other, assertion in sorted(self._store.assertions_of(key).items())
+            if assertion.kind == "same" and self._store.get_record(other) is not None
+        ]
+
     def _asserted_links(self, key: RecordKey) -> list[Link]:
-        links: list[Link] = []
-        for other, assertion in sorted(self._store.assertions_of(key).items()):
-            if assertion.kind == "same" and self._store.get_record(other) is not None:
-                links.append(
-                    Link(
-                        a=assertion.first,
-                        b=assertion.second,
-                        tier=TIER_ASSERTED,
-                        score=assertion.asserted_at,
-                        rule=RULE_SAME_PERSON_ASSERTED,
-                        agreed_fields=(),
-                        via=(),
-                        asserted_by=assertion.asserted_by,
-                        reason=assertion.reason,
-                    )
-                )
-        return links
+        return [
+            Link(
+                a=assertion.first,
+                b=assertion.second,
+                tier=TIER_ASSERTED,
+                score=assertion.asserted_at,
+                rule=RULE_SAME_PERSON_ASSERTED,
+                agreed_fields=(),
+                via=(),
+                asserted_by=assertion.asserted_by,
+                reason=assertion.reason,
+            )
+            for _, assertion in self._same_person_assertions(key)
+        ]
 
     def _component(
         self, seeds: set[RecordKey]
@@ -329,11 +338,7 @@ class IdentityResolver:
                 if self._usable(link):
                     neighbours.append(other)
                     usable[link.pair] = link
-            neighbours.extend(
-                other
-                for other, assertion in store.assertions_of(key).items()
-                if assertion.kind == "same" and store.get_record(other) is not None
-            )
+            neighbours.extend(other for other, _ in self._same_person_assertions(key))
             person_id = store.person_of(key)
             person = store.get_person(person_id) if person_id is not None else None
             if person is not None:
@@ -388,9 +393,7 @@ class IdentityResolver:
         home_of: dict[str, int] = {}
         absorbed_into: dict[str, int] = {}
         for person in old_persons:
-            counts: dict[int, int] = {}
-            for m in person.members:
-                counts[group_of[m]] = counts.get(group_of[m], 0) + 1
+            counts = Counter(group_of[m] for m in person.members)
             home = min(
                 counts,
                 key=lambda g: (-counts[g], min(seq[m] for m in person.members if group_of[m] == g)),
@@ -507,17 +510,17 @@ class IdentityResolver:
         """A scored link on which the surnames do not agree does not join two persons when a record of one
         and a record of the other have one surname and two different first names: that is a household
         (twins both written surname first agree on the "first name" and on nothing that tells them apart)."""
-        if any(field.startswith("family_name:") for field in link.agreed_fields):
+        if link.surname_agrees:
             return False
         store = self._store
+        second_records = [store.get_record(b) for b in second]
         for a in first:
             a_record = store.get_record(a)
-            for b in second:
-                b_record = store.get_record(b)
+            for b_record in second_records:
                 if a_record is None or b_record is None:  # pragma: no cover - components hold stored records
                     continue
                 levels = dict(self._matcher.compare(a_record.features, b_record.features).levels)
-                if levels.get("given_name") == "disagree" and levels.get("family_name") in _FAMILY_AGREES:
+                if levels.get("given_name") == "disagree" and levels.get("family_name") in FAMILY_NAME_OWN:
                     return True
         return False
 

@@ -38,8 +38,8 @@ def strong_identifier_rule(a: Features, b: Features) -> str | None:
 
 
 # Name levels that identify the person's own name, slips and nicknames included.
-_GIVEN_NAME_OWN = frozenset({"exact", "nickname", "typo"})
-_FAMILY_NAME_OWN = frozenset({"exact", "partial", "typo"})
+GIVEN_NAME_OWN = frozenset({"exact", "nickname", "typo"})
+FAMILY_NAME_OWN = frozenset({"exact", "partial", "typo"})
 
 
 def levels_contradict_identity(given: str | None, family: str | None, dob: str | None) -> bool:
@@ -49,7 +49,7 @@ def levels_contradict_identity(given: str | None, family: str | None, dob: str |
     (mod-11), and a parent's number on a child's record comes with the child's name."""
     if given == "disagree" and family == "disagree":
         return True
-    return dob == "disagree" and not (given in _GIVEN_NAME_OWN and family in _FAMILY_NAME_OWN)
+    return dob == "disagree" and not (given in GIVEN_NAME_OWN and family in FAMILY_NAME_OWN)
 
 
 def check_assertion_names_two_records(first: RecordKey, second: RecordKey) -> None:
