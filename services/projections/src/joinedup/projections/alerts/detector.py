@@ -143,8 +143,9 @@ def _order(occurrence: Occurrence) -> tuple[datetime, str]:
 def _repeat(trigger: Occurrence, earlier: Occurrence, types: AssessmentTypes) -> tuple[str, str] | None:
     """(equivalence group, the earlier one's status as of the trigger's time) if ``trigger`` repeats
     ``earlier`` (see the module doc), else None. Whether ``trigger`` is a trigger at all is
-    :func:`is_trigger`'s question."""
-    if trigger.root == earlier.root or _order(earlier) >= _order(trigger):
+    :func:`is_trigger`'s question, and whether ``earlier`` came first :func:`find_repeats`' (its loop stops
+    there)."""
+    if trigger.root == earlier.root:
         return None
     trigger_type, earlier_type = types.get(trigger.assessment_type), types.get(earlier.assessment_type)
     if trigger_type is None or earlier_type is None:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from joinedup.projections.person_view.read_model import PersonSearch, PersonView, PersonViewReader
+from joinedup.projections.person_view.reader_sqlite import connect_read_only
 
 
 class SqliteDataVersion:
@@ -34,12 +35,7 @@ class SqliteDataVersion:
         if self._db is None:
             if not self.path.exists():
                 return None
-            self._db = sqlite3.connect(
-                f"{self.path.resolve().as_uri()}?mode=ro",
-                uri=True,
-                isolation_level=None,
-                check_same_thread=False,
-            )
+            self._db = connect_read_only(self.path)
         row = self._db.execute("PRAGMA data_version").fetchone()
         return int(row[0])
 

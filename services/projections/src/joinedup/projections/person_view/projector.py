@@ -46,7 +46,13 @@ from joinedup.contract.models.referral import (
 )
 from joinedup.contract.models.shared_records import PersonRecord, RecordRef
 from joinedup.contract.vocabularies import AssessmentTypes, vocabularies
-from joinedup.projections.alerts.detector import Occurrence, RepeatFinding, StatusAt, find_repeats
+from joinedup.projections.alerts.detector import (
+    Occurrence,
+    RepeatFinding,
+    StatusAt,
+    can_be_earlier,
+    find_repeats,
+)
 from joinedup.projections.person_view import lifecycle as lc
 from joinedup.projections.person_view.read_model import SourceRecord, StatusChange
 from joinedup.projections.person_view.store import (
@@ -144,10 +150,8 @@ class PersonViewProjector:
             self._contact(event)
             return []
         if isinstance(event, PersonCreated | RecordLinked):
-            key = (event.record.agency, event.record.local_person_id)
-            left = self.store.person_of_record(*key)
-            self.store.place_record(key, event.person_id)
-            return [(p, None) for p in sorted({event.person_id, *([left] if left is not None else [])})]
+            moved = self._place((event.record.agency, event.record.local_person_id), event.person_id)
+            return [(p, None) for p in sorted(moved)]
         if isinstance(event, PersonsMerged):
             for absorbed in sorted(event.absorbed_person_ids):
                 if absorbed != event.person_id:
@@ -156,14 +160,15 @@ class PersonViewProjector:
         if isinstance(event, PersonSplit):
             persons = {event.person_id}
             for move in event.moves:
-                key = (move.record.agency, move.record.local_person_id)
-                left = self.store.person_of_record(*key)
-                if left is not None:
-                    persons.add(left)
-                self.store.place_record(key, move.to_person_id)
-                persons.add(move.to_person_id)
+                persons |= self._place((move.record.agency, move.record.local_person_id), move.to_person_id)
             return [(p, None) for p in sorted(persons)]
         return []  # MatchReviewRequested and anything else: nothing to show
+
+    def _place(self, key: RecordKey, person_id: str) -> set[str]:
+        """Place the record in the person; the persons it touched (that one, and the one it left)."""
+        left = self.store.person_of_record(*key)
+        self.store.place_record(key, person_id)
+        return {person_id} if left is None else {person_id, left}
 
     def _save_identifiers(self, agency: str, subject: PersonRecord, at: datetime, event: Event) -> RecordKey:
         record = _source_record(agency, subject)
@@ -305,9 +310,9 @@ class PersonViewProjector:
     ) -> list[RepeatAssessmentDetected]:
         # person_id is a placed record's person, or an identity event's person: a current id
         occurrences = self.occurrences(person_id, types)
-        earlier_ids = [o.item_id for o in occurrences if o.kind == lc.ASSESSMENT]
+        earlier_ids = [o.item_id for o in occurrences if can_be_earlier(o)]
         stored = {(r.trigger_root, r.earlier_item_id): r for r in self.store.alerts_of_earlier(earlier_ids)}
-        findings = find_repeats(occurrences, self.types) if len(occurrences) > 1 else []
+        findings = find_repeats(occurrences, self.types)
         found = {finding.pair for finding in findings}
         for pair, gone in sorted(stored.items()):
             if gone.holds and pair not in found:  # the items as they stand: no longer a repeat

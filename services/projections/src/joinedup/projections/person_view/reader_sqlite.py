@@ -1,9 +1,9 @@
 """The person view as the query API reads it: the worker's SQLite file, opened read-only.
 
-One connection per thread (sqlite3 connections belong to the thread that made them; FastAPI runs the routes
-in a thread pool), each call one read transaction, so a call sees one committed batch of the worker, never
-half of one (WAL lets readers and the writer work at once). Until the worker has created the file and its
-tables the view is empty.
+One connection per thread (sqlite3 connections belong to the thread that made them; the query API reads on
+its event loop's thread, other callers may read from others), each call one read transaction, so a call sees
+one committed batch of the worker, never half of one (WAL lets readers and the writer work at once). Until the
+worker has created the file and its tables the view is empty.
 """
 
 from __future__ import annotations
@@ -18,6 +18,18 @@ from joinedup.projections.person_view.read_model import PersonSearch, PersonView
 from joinedup.projections.person_view.store_sqlite import SqlitePersonViewStore
 
 T = TypeVar("T")
+
+
+def connect_read_only(path: Path, *, timeout_s: float = 5.0) -> sqlite3.Connection:
+    """A read-only connection to the file in autocommit mode (transactions are the caller's); used by one
+    thread only, but it may be closed from another at shutdown."""
+    return sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=ro",
+        uri=True,
+        timeout=timeout_s,
+        isolation_level=None,
+        check_same_thread=False,
+    )
 
 
 class ReadOnlySqlitePersonViewReader:
@@ -35,13 +47,7 @@ class ReadOnlySqlitePersonViewReader:
             return store
         if not self.path.exists():
             return None
-        connection = sqlite3.connect(
-            f"{self.path.resolve().as_uri()}?mode=ro",
-            uri=True,
-            timeout=30.0,
-            isolation_level=None,
-            check_same_thread=False,  # closed from another thread at shutdown, used by one thread only
-        )
+        connection = connect_read_only(self.path, timeout_s=30.0)
         try:
             store = SqlitePersonViewStore(connection)
         except sqlite3.OperationalError:
