@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from figures import percentile
+from figures import load_average, percentile, process_cpu_seconds
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from joinedup.contract.kafka import admin_client, apply_topics, consumer, producer
@@ -170,8 +170,8 @@ def wait_stage(
         now = time.perf_counter()
         if found != before:
             if first is None:
-                first, cpu_first = now, cpu_seconds(pid)
-            last_move, before, cpu_last = now, found, cpu_seconds(pid)
+                first, cpu_first = now, process_cpu_seconds(pid)
+            last_move, before, cpu_last = now, found, process_cpu_seconds(pid)
             cpu_first = cpu_first if cpu_from is None else cpu_from
         if (
             first is not None
@@ -182,11 +182,6 @@ def wait_stage(
             return first, last_move, cpu_last - cpu_first
         time.sleep(0.2)
     raise TimeoutError(f"{stage.name} did not catch up")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def count_records(reader: KafkaConsumer, topic: str) -> int:
@@ -296,15 +291,11 @@ def alone(bootstrap: str, root: Path, city: City, skip: set[tuple[str, str]]) ->
             seconds = max(last - first, 1e-6)
             print(
                 f"| {role} | {n:,} | {seconds:.1f} | {n / seconds:,.0f} | {cpu / n * 1000:.2f} | "
-                f"{loadavg()} |"
+                f"{load_average()} |"
             )
     finally:
         reader.close()
         pipe.stop()
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 # ---------------------------------------------------------------- B1 and B2
@@ -351,7 +342,7 @@ def end_to_end(bootstrap: str, root: Path, city: City, background: City, args: a
             pipe.start(role)
         pipe.wait_ready(reader, args.warmup)
         out = producer(bootstrap, "bench-e2e", linger_ms=5, batch_size=262_144)
-        cpu_from = {role: cpu_seconds(proc.pid) for role, proc in pipe.processes.items()}
+        cpu_from = {role: process_cpu_seconds(proc.pid) for role, proc in pipe.processes.items()}
         began = send_all(out, messages)
         sent_s = time.perf_counter() - began
         finished, cpu = {}, {}
@@ -360,7 +351,7 @@ def end_to_end(bootstrap: str, root: Path, city: City, background: City, args: a
             _, last, cpu[role] = wait_stage(pipe.stages[role], reader, pid, cpu_from[role])
             finished[role] = last - began
         rate = len(messages) / finished["view"]
-        print(f"\n## B1: {len(messages):,} submissions end to end, load average {loadavg()}\n")
+        print(f"\n## B1: {len(messages):,} submissions end to end, load average {load_average()}\n")
         print(f"published in {sent_s:.1f} s; each stage caught up after (s from the first send):")
         for role, seconds in finished.items():
             per = cpu[role] / len(messages) * 1e6
@@ -448,7 +439,9 @@ def b2(
             if lat
             else "- | - | -"
         )
-        print(f"| {share:.0%} of B1 | {offered:,.0f} | {len(lat)}/{len(sent)} | {figures} | {loadavg()} |")
+        print(
+            f"| {share:.0%} of B1 | {offered:,.0f} | {len(lat)}/{len(sent)} | {figures} | {load_average()} |"
+        )
 
 
 def main() -> None:
@@ -471,7 +464,8 @@ def main() -> None:
     city = build_city(seed=args.seed, persons=args.persons)
     background = build_city(seed=args.seed + 1000, persons=args.persons)
     print(
-        f"bench/end_to_end.py: city of {args.persons:,} persons (seed {args.seed}), load average {loadavg()}"
+        f"bench/end_to_end.py: city of {args.persons:,} persons (seed {args.seed}), "
+        f"load average {load_average()}"
     )
     with tempfile.TemporaryDirectory() as root:
         if not args.skip_alone:

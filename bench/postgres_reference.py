@@ -41,7 +41,7 @@ from datetime import time as clock_time
 from typing import Any
 
 import psycopg
-from figures import percentile
+from figures import load_average, percentile
 from pg_reference.intake import Incoming, Receipt, process
 from pg_reference.our_figures import Latency, OurFigures, parse_latency_option, read_figures
 from pg_reference.query import Caller, read_person
@@ -53,10 +53,6 @@ from joinedup.local.synthetic.city import ANSWERS, FIRST_HAND, City, build_city
 from joinedup.referral.app.reference import default_reference_data
 
 RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
-
-
-def load() -> str:
-    return " ".join(open("/proc/loadavg").read().split()[:3])
 
 
 def cpu_s() -> float:
@@ -177,7 +173,7 @@ def run_intake(
     """Every agency on its own connection and thread, phase by phase."""
     agencies = sorted({agency for phase in workload.phases for agency in phase})
     connections = {agency: connect(server, commit_wait=commit_wait) for agency in agencies}
-    run = IntakeRun(label, submissions=workload.total, load_before=load())
+    run = IntakeRun(label, submissions=workload.total, load_before=load_average())
     try:
         with ThreadPoolExecutor(max_workers=len(agencies)) as threads:
             client0, server0, t0 = cpu_s(), server_cpu_seconds(server), time.perf_counter()
@@ -197,7 +193,7 @@ def run_intake(
     finally:
         for connection in connections.values():
             connection.close()
-    run.load_after = load()
+    run.load_after = load_average()
     return run
 
 
@@ -299,7 +295,7 @@ def run_queries(
     finally:
         for connection in opened:
             connection.close()
-    run.load_after = load()
+    run.load_after = load_average()
     return run
 
 

@@ -39,7 +39,7 @@ import aiohttp
 import httpx
 import uvloop
 import yaml
-from figures import percentile
+from figures import load_average, percentile, process_cpu_seconds
 from kafka import KafkaConsumer, TopicPartition
 
 from joinedup.contract.envelope import to_kafka_timestamp
@@ -197,16 +197,6 @@ def run(bootstrap: str, args: argparse.Namespace, tmp: Path) -> None:
     halt_worker()
     sender.close(timeout=10)
     queries(bootstrap, args, tmp, prefix, settings.data_dir)
-
-
-def cpu_ticks(pid: int) -> int:
-    """utime + stime of a process, in clock ticks."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def spawn(verb: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -387,7 +377,7 @@ def queries(bootstrap: str, args: argparse.Namespace, tmp: Path, prefix: str, da
         wait_healthy(consent_url, consent)
         # the stages first, alone: their audit appends must not interleave with the API's (one writer)
         budget = uvloop.run(stages(bootstrap, consent_url, data_dir, audit_topic, args.stage_ops))
-        print(f"per-request CPU by stage, {args.stage_ops} operations each, load average {loadavg()}:")
+        print(f"per-request CPU by stage, {args.stage_ops} operations each, load average {load_average()}:")
         for name, ms in budget.items():
             print(f"  {name}: {ms:.2f} ms")
         api = spawn(
@@ -413,13 +403,12 @@ def queries(bootstrap: str, args: argparse.Namespace, tmp: Path, prefix: str, da
             "| API CPU / request | consent CPU / request | load average before → after |"
         )
         print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
-        tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
         for rate in args.rates:
-            before = loadavg()
-            api_ticks, consent_ticks = cpu_ticks(api.pid), cpu_ticks(consent.pid)
+            before = load_average()
+            api_cpu, consent_cpu = process_cpu_seconds(api.pid), process_cpu_seconds(consent.pid)
             found = uvloop.run(open_loop(base, rate, args.seconds, headers))
-            api_ms = (cpu_ticks(api.pid) - api_ticks) * tick_ms / found["total"]
-            consent_ms = (cpu_ticks(consent.pid) - consent_ticks) * tick_ms / found["total"]
+            api_ms = (process_cpu_seconds(api.pid) - api_cpu) * 1000 / found["total"]
+            consent_ms = (process_cpu_seconds(consent.pid) - consent_cpu) * 1000 / found["total"]
             statuses = found["statuses"]
             others = {k: v for k, v in statuses.items() if k not in (200, 404)}
             print(
@@ -428,7 +417,7 @@ def queries(bootstrap: str, args: argparse.Namespace, tmp: Path, prefix: str, da
                 f"{f', other {others}' if others else ''}) "
                 f"| {found['p50']:.1f} ms | {found['p99']:.1f} ms | {found['max']:.1f} ms "
                 f"| {found['under_10ms']:.1%} | {found['most_in_flight']} "
-                f"| {api_ms:.2f} ms | {consent_ms:.2f} ms | {before} → {loadavg()} |"
+                f"| {api_ms:.2f} ms | {consent_ms:.2f} ms | {before} → {load_average()} |"
             )
             stage_rows.append(
                 f"| {rate:.0f}/s | "

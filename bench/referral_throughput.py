@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from figures import load_average
+
 from joinedup.contract.kafka import admin_client, apply_topics, producer
 from joinedup.contract.keys import intake_key
 from joinedup.contract.models import intake as contract_intake
@@ -156,7 +158,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20_000)
     args = parser.parse_args()
-    print(f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}\n")
+    print(f"load average {load_average()}\n")
     in_process = stage_budget(min(args.count, 5000))
     bootstrap = KafkaSettings().bootstrap_servers
     prefix = f"bench{uuid.uuid4().hex[:8]}."
@@ -181,7 +183,7 @@ def main() -> None:
     print(
         f"worker CPU through Kafka: {per * 1e6:.0f} us per submission; beyond the in-process stages "
         f"(Kafka fetch + transactional relay): {(per - in_process) * 1e6:.0f} us. "
-        f"Load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
+        f"Load average {load_average()}"
     )
 
 

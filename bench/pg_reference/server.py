@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from figures import process_cpu_seconds
 
 UNPRIVILEGED_USER = "nobody"
 INSTALL_HINT = (
@@ -188,12 +189,10 @@ def server_pids(server: Server) -> list[int]:
 def server_cpu_seconds(server: Server) -> float:
     """User + system CPU seconds of the server and its live children (from /proc). Backends that exited
     are not counted, so measure over connections held open for the whole measurement."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    total = 0.0
     for pid in server_pids(server):
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += process_cpu_seconds(pid)
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return total / ticks
+    return total
