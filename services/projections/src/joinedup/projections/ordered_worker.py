@@ -203,17 +203,20 @@ class OrderedWorker:
         consumer = self._input_consumer(f"{self.role.name}-replay")
         db.execute("PRAGMA synchronous=OFF")
         db.execute("PRAGMA cache_size=-262144")  # KiB: 256 MiB of pages stay in memory
-        await consumer.start()
         try:
-            merge = await self._assign(consumer)
-            await self._loop(consumer, None, merge, asyncio.Event(), until_caught_up=True, batch_size=batch)
+            await consumer.start()
+            try:
+                merge = await self._assign(consumer)
+                await self._loop(
+                    consumer, None, merge, asyncio.Event(), until_caught_up=True, batch_size=batch
+                )
+            finally:
+                await consumer.stop()
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
-            await consumer.stop()
             db.execute(f"PRAGMA synchronous={'FULL' if config.durable else 'NORMAL'}")
-            db.execute("PRAGMA cache_size=-2000")
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        db.execute(f"PRAGMA synchronous={'FULL' if config.durable else 'NORMAL'}")
+            db.execute("PRAGMA cache_size=-2000")  # SQLite's default
         return self.processed
 
     def _input_consumer(self, name: str) -> AIOKafkaConsumer:
@@ -288,13 +291,10 @@ class OrderedWorker:
             caught_up = await caught_up_partitions(consumer, merge.partitions)
             while released := merge.release(caught_up, limit):
                 self.caught_up.clear()
-                released_ns, cpu = time.perf_counter_ns(), time.thread_time_ns()
-                result = self.processor.process(released)
                 if isinstance(self.store, TimedShardStore):
-                    committed_ns, cpu_ns = time.perf_counter_ns(), time.thread_time_ns() - cpu
-                    self.store.timeline.committed(
-                        released, released_ns, self.store.last_seq(), cpu_ns, result.published, committed_ns
-                    )
+                    self._process_timed(released, self.store)
+                else:
+                    self.processor.process(released)
                 self.processed += len(released)
                 gc.freeze()  # what the batch left is long-lived state: keep it out of full collections
                 if relay is not None:
@@ -309,6 +309,15 @@ class OrderedWorker:
                     return
                 if self.store.pending() == 0:
                     self.caught_up.set()
+
+    def _process_timed(self, released: list[RawRecord], store: TimedShardStore) -> None:
+        """Process a batch and note its timings in the store's timeline (``measure`` on)."""
+        released_ns, cpu = time.perf_counter_ns(), time.thread_time_ns()
+        result = self.processor.process(released)
+        committed_ns, cpu_ns = time.perf_counter_ns(), time.thread_time_ns() - cpu
+        store.timeline.committed(
+            released, released_ns, store.last_seq(), cpu_ns, result.published, committed_ns
+        )
 
     def _pause_full(self, consumer: AIOKafkaConsumer, merge: OrderedMerge) -> None:
         paused = consumer.paused()

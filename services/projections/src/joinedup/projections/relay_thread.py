@@ -189,43 +189,40 @@ class RelayThread:
             loop.close()
 
     async def _run(self) -> None:
-        self._stop = asyncio.Event()
-        store = self._open_store()
-        try:
+        self._stop = stop = asyncio.Event()
+        async with contextlib.AsyncExitStack() as cleanup:  # undone in reverse order
+            store = self._open_store()
+            cleanup.callback(store.close)
             positions = self._positions()
             await positions.start()
-            try:
-                relay = self._relay_factory(store, positions)
-                relay.start()
-                self._relay = relay
-                try:
-                    while not store.resumed.is_set() and relay.failed is None and not self._stop.is_set():
-                        await asyncio.sleep(0.005)
-                    if relay.failed is not None:
-                        self._failure = relay.failed
-                        return
-                    self._started.set()
-                    checkpointer = WalCheckpointer(store_file(store), name=f"{self._thread.name}-checkpoint")
-                    clock = asyncio.get_running_loop().time
-                    checkpointed = clock()
-                    try:
-                        while not self._stop.is_set():
-                            with contextlib.suppress(TimeoutError):
-                                await asyncio.wait_for(self._stop.wait(), self._check_interval_s)
-                            if relay.failed is not None:
-                                self._failure = relay.failed
-                                break
-                            if clock() - checkpointed >= self._checkpoint_interval_s:
-                                await checkpointer.checkpoint()
-                                checkpointed = clock()
-                    finally:
-                        checkpointer.close()
-                finally:
-                    await relay.stop()
-            finally:
-                await positions.stop()
-        finally:
-            store.close()
+            cleanup.push_async_callback(positions.stop)
+            relay = self._relay_factory(store, positions)
+            relay.start()
+            self._relay = relay
+            cleanup.push_async_callback(relay.stop)
+            while not store.resumed.is_set() and relay.failed is None and not stop.is_set():
+                await asyncio.sleep(0.005)
+            if relay.failed is not None:
+                self._failure = relay.failed
+                return
+            self._started.set()
+            checkpointer = WalCheckpointer(store_file(store), name=f"{self._thread.name}-checkpoint")
+            cleanup.callback(checkpointer.close)
+            await self._watch(relay, checkpointer, stop)
+
+    async def _watch(self, relay: Relay, checkpointer: WalCheckpointer, stop: asyncio.Event) -> None:
+        """Until ``stop`` is set or the relay fails: look whether it failed, have the WAL checkpointed."""
+        clock = asyncio.get_running_loop().time
+        checkpointed = clock()
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._check_interval_s)
+            if relay.failed is not None:
+                self._failure = relay.failed
+                return
+            if clock() - checkpointed >= self._checkpoint_interval_s:
+                await checkpointer.checkpoint()
+                checkpointed = clock()
 
 
 def store_file(store: ShardStore) -> Path:
