@@ -383,10 +383,7 @@ class Relay:
             await self._disconnect()
             raise
         self.position = max(int(committed or 1), 1)
-        if self.replays_number_alike:
-            self.store.resume_at(self.position, replays_number_alike=True)
-        else:  # the plain call: stores that wrap ShardStore keep its original signature
-            self.store.resume_at(self.position)
+        self.store.resume_at(self.position, replays_number_alike=self.replays_number_alike)
 
     async def _disconnect(self) -> None:
         producer, self._producer = self._producer, None

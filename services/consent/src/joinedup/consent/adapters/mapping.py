@@ -55,7 +55,7 @@ _STATEMENT_MODELS: dict[type[StatementEvent], type[AvroStatementEvent]] = {
 _STATEMENT_EVENTS: dict[type[AvroStatementEvent], type[StatementEvent]] = {
     model: event for event, model in _STATEMENT_MODELS.items()
 }
-SUBMISSION_TYPE = "joinedup.intake.ConsentStatement"
+SUBMISSION_TYPE = avro_intake.ConsentStatement.avro_name
 """The submitted record's Avro full name, as receipts carry it."""
 
 

@@ -48,9 +48,11 @@ class IntakeShardHandler:
         self.state = state
         self.reference = reference
         self.future_tolerance = future_tolerance
+        self._buffer = state if isinstance(state, WriteBuffer) else None
+        """The state's write buffer, if it has one (checked once, not per batch)."""
 
     def handle(self, inputs: Sequence[Input]) -> list[Output]:
-        buffer = self.state if isinstance(self.state, WriteBuffer) else None
+        buffer = self._buffer
         try:
             outputs = self._handle(inputs)
             if buffer is not None:
