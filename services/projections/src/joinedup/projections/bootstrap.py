@@ -18,7 +18,6 @@ import contextlib
 import logging
 import os
 import signal
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,7 +40,7 @@ from joinedup.projections.audit.recorder import KafkaAuditReader, KafkaAuditSink
 from joinedup.projections.identity.worker import IdentityWorker, IdentityWorkerConfig
 from joinedup.projections.ordered_worker import OrderedWorkerConfig, WorkerRole
 from joinedup.projections.person_view.canonical_hash import view_state_hash
-from joinedup.projections.person_view.reader_sqlite import ReadOnlySqlitePersonViewReader
+from joinedup.projections.person_view.reader_sqlite import ReadOnlySqlitePersonViewReader, connect_read_only
 from joinedup.projections.person_view.store_sqlite import SqlitePersonViewStore
 from joinedup.projections.person_view.worker import PersonViewWorker, store_path
 from joinedup.projections.settings import ApiSettings, ProjectionsSettings
@@ -199,7 +198,7 @@ def person_view_hash(data_dir: Path) -> str:
     path = person_view_path(data_dir)
     if not path.exists():
         raise FileNotFoundError(f"no person view store at {path}")
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+    db = connect_read_only(path, timeout_s=30.0)
     try:
         return view_state_hash(SqlitePersonViewStore(db))
     finally:
