@@ -728,15 +728,8 @@ class StreamRuntime:
     def _pause_full(self) -> None:
         consumer = self._consumer
         assert consumer is not None
-        paused = consumer.paused()
         for shard in self.shards.values():
-            for topic, partition in shard.merge.partitions:
-                tp = TopicPartition(topic, partition)
-                full = shard.merge.buffered((topic, partition)) >= self.config.max_buffered
-                if full and tp not in paused:
-                    consumer.pause(tp)
-                elif not full and tp in paused:
-                    consumer.resume(tp)
+            pause_full(consumer, shard.merge, self.config.max_buffered)
 
     async def _caught_up(self) -> set[Partition]:
         """The input partitions with nothing buffered whose every committed record has been read (position at
@@ -785,6 +778,18 @@ class StreamRuntime:
                 consumer.seek(tp, next_offsets[(topic, partition)])
 
 
+def pause_full(consumer: AIOKafkaConsumer, merge: OrderedMerge, max_buffered: int) -> None:
+    """Pause fetching the merge's partitions that hold ``max_buffered`` records or more; resume the others."""
+    paused = consumer.paused()
+    for topic, partition in merge.partitions:
+        tp = TopicPartition(topic, partition)
+        full = merge.buffered((topic, partition)) >= max_buffered
+        if full and tp not in paused:
+            consumer.pause(tp)
+        elif not full and tp in paused:
+            consumer.resume(tp)
+
+
 def topic_mapping(prefix: str, names: Iterable[str]) -> dict[str, str]:
     """``{name: prefix + name}`` for each catalog name (an empty prefix maps every name to itself)."""
     return {name: prefix + name for name in names}
@@ -806,6 +811,7 @@ __all__ = [
     "StreamRuntime",
     "cloud_event_headers",
     "consumer_group",
+    "pause_full",
     "relay_group",
     "topic_mapping",
     "transactional_id",

@@ -31,7 +31,7 @@ from aiokafka.errors import UnknownTopicOrPartitionError  # type: ignore[import-
 
 from joinedup.contract.outbox import ShardStore
 from joinedup.contract.serde import Codec, default_codec
-from joinedup.contract.streams import RawRecord, Relay, ShardHandler, ShardProcessor
+from joinedup.contract.streams import RawRecord, Relay, ShardHandler, ShardProcessor, pause_full
 from joinedup.projections.identity.input_order import OrderedMerge, Partition
 from joinedup.projections.relay_thread import (
     WAL_AUTOCHECKPOINT_PAGES,
@@ -320,14 +320,7 @@ class OrderedWorker:
         )
 
     def _pause_full(self, consumer: AIOKafkaConsumer, merge: OrderedMerge) -> None:
-        paused = consumer.paused()
-        for topic, partition in merge.partitions:
-            tp = TopicPartition(topic, partition)
-            full = merge.buffered((topic, partition)) >= self.config.max_buffered
-            if full and tp not in paused:
-                consumer.pause(tp)
-            elif not full and tp in paused:
-                consumer.resume(tp)
+        pause_full(consumer, merge, self.config.max_buffered)
 
 
 @contextlib.contextmanager
